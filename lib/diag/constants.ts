@@ -1,0 +1,114 @@
+/**
+ * Numbers from the uapi headers shared by every family, and the name tables that
+ * turn them into the words `ss` uses.
+ * @module
+ */
+
+/** `nlmsg_type` of sock_diag requests. */
+export const SOCK_DIAG_BY_FAMILY = 20;
+/** `nlmsg_type` of a destroy request. */
+export const SOCK_DESTROY = 21;
+
+/** Address families (AF_*). */
+export const AF = {
+  UNIX: 1,
+  INET: 2,
+  NETLINK: 16,
+  PACKET: 17,
+  INET6: 10,
+  TIPC: 30,
+  VSOCK: 40,
+  SMC: 43,
+  XDP: 44,
+} as const;
+
+/** IP protocols (IPPROTO_*). */
+export const IPPROTO = {
+  IP: 0,
+  ICMP: 1,
+  TCP: 6,
+  UDP: 17,
+  DCCP: 33,
+  IPV6: 41,
+  ICMPV6: 58,
+  SCTP: 132,
+  UDPLITE: 136,
+  RAW: 255,
+  MPTCP: 262,
+} as const;
+
+/** The `protocol` tag of each socket kind. */
+export type ProtocolName = 'tcp' | 'udp' | 'udplite' | 'raw' | 'mptcp' | 'sctp' | 'dccp' | 'unix' | 'packet' | 'netlink' | 'vsock' | 'tipc' | 'xdp';
+
+/** The `family` of each socket. */
+export type FamilyName = 'inet' | 'inet6' | 'unix' | 'packet' | 'netlink' | 'vsock' | 'tipc' | 'xdp';
+
+/** AF number → family name. */
+export const FAMILY_NAMES: Readonly<Record<number, FamilyName>> = {
+  [AF.UNIX]: 'unix',
+  [AF.INET]: 'inet',
+  [AF.INET6]: 'inet6',
+  [AF.NETLINK]: 'netlink',
+  [AF.PACKET]: 'packet',
+  [AF.TIPC]: 'tipc',
+  [AF.VSOCK]: 'vsock',
+  [AF.XDP]: 'xdp',
+};
+
+/** Socket states by the names `ss` uses in filters (`state established`, …). */
+export type SocketState =
+  | 'unknown'
+  | 'established'
+  | 'syn-sent'
+  | 'syn-recv'
+  | 'fin-wait-1'
+  | 'fin-wait-2'
+  | 'time-wait'
+  | 'closed'
+  | 'close-wait'
+  | 'last-ack'
+  | 'listening'
+  | 'closing'
+  | 'new-syn-recv'
+  | 'bound-inactive';
+
+/** Kernel TCP state numbers (TCP_ESTABLISHED = 1 …) by index. Other families reuse them. */
+export const STATE_NAMES: readonly SocketState[] = [
+  'unknown',
+  'established',
+  'syn-sent',
+  'syn-recv',
+  'fin-wait-1',
+  'fin-wait-2',
+  'time-wait',
+  'closed',
+  'close-wait',
+  'last-ack',
+  'listening',
+  'closing',
+  'new-syn-recv',
+  'bound-inactive',
+];
+
+/** State name → kernel number. */
+export const STATE_NUMBERS: Readonly<Record<SocketState, number>> = Object.fromEntries(STATE_NAMES.map((n, i) => [n, i])) as Record<SocketState, number>;
+
+/** The state name of a kernel state number (`'unknown'` outside the table). */
+export function stateName(n: number): SocketState {
+  return STATE_NAMES[n] ?? 'unknown';
+}
+
+/** Bit mask of every state, as `ss -a` asks. */
+export const ALL_STATES_MASK = 0xffffffff;
+
+/** Socket types (SOCK_*), used by unix, packet, vsock and tipc. */
+export const SOCK_TYPE_NAMES: Readonly<Record<number, SocketTypeName>> = {
+  1: 'stream',
+  2: 'dgram',
+  3: 'raw',
+  4: 'rdm',
+  5: 'seqpacket',
+};
+
+/** Names of socket types. */
+export type SocketTypeName = 'stream' | 'dgram' | 'raw' | 'rdm' | 'seqpacket';

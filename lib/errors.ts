@@ -1,0 +1,112 @@
+/**
+ * Error classes. System errors look like Node's own (`code`, negative `errno`,
+ * `syscall`); library errors carry a stable `SOCKDIAG_*`/`ERR_SOCKDIAG_*` code.
+ * @module
+ */
+import { getSystemErrorName } from 'node:util';
+import { constants as osConstants } from 'node:os';
+
+/** Base class of every error sockdiag throws on purpose. */
+export class SockdiagError extends Error {
+  /** A stable machine-readable code. */
+  code: string;
+  constructor(message: string, code: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    Error.captureStackTrace?.(this, new.target);
+  }
+}
+Object.defineProperty(SockdiagError.prototype, 'name', { value: 'SockdiagError', enumerable: false, writable: true, configurable: true });
+
+/** What the library was doing when the kernel answered with an error. */
+export interface ErrorContext {
+  /** e.g. `'dump'`, `'destroy'`, `'open'`. */
+  operation?: string;
+  /** Address family name, e.g. `'inet6'`. */
+  family?: string;
+  /** Protocol name, e.g. `'tcp'`. */
+  protocol?: string;
+}
+
+/**
+ * A failed system call or a netlink error reply, shaped like Node's system errors:
+ * `code` is the errno name, `errno` the negative number, `syscall` the call.
+ */
+export class SockdiagSystemError extends SockdiagError {
+  /** Negative errno, as in Node's own system errors. */
+  errno: number;
+  /** `'sendmsg'`, `'recvmsg'`, `'setns'`, … */
+  syscall: string;
+  operation?: string;
+  family?: string;
+  protocol?: string;
+  /** Extended-ack message the kernel attached, if any. */
+  extack?: string;
+  constructor(errno: number, syscall: string, context: ErrorContext = {}, detail?: string) {
+    const neg = errno > 0 ? -errno : errno;
+    const code = errnoName(neg);
+    const what = [context.operation, context.family, context.protocol].filter(Boolean).join(' ');
+    super(`${syscall} ${code}${what ? ` (${what})` : ''}${detail ? `: ${detail}` : ''}`, code);
+    this.errno = neg;
+    this.syscall = syscall;
+    if (context.operation !== undefined) this.operation = context.operation;
+    if (context.family !== undefined) this.family = context.family;
+    if (context.protocol !== undefined) this.protocol = context.protocol;
+  }
+}
+Object.defineProperty(SockdiagSystemError.prototype, 'name', { value: 'SockdiagSystemError', enumerable: false, writable: true, configurable: true });
+
+/** The running kernel has no sock_diag handler for this family or protocol. */
+export class NotSupportedError extends SockdiagSystemError {
+  constructor(errno: number, syscall: string, context: ErrorContext = {}) {
+    super(errno, syscall, context, 'not supported by this kernel (no sock_diag handler; the module may be missing)');
+  }
+}
+Object.defineProperty(NotSupportedError.prototype, 'name', { value: 'NotSupportedError', enumerable: false, writable: true, configurable: true });
+
+/** Bytes that do not form a valid message: thrown by every decoder, with the byte offset. */
+export class DecodeError extends SockdiagError {
+  /** Offset of the problem inside the buffer being decoded. */
+  offset: number;
+  /** The structure or attribute being decoded. */
+  structName: string;
+  constructor(message: string, offset: number, structName: string) {
+    super(`${message} (at byte ${offset})`, 'ERR_SOCKDIAG_DECODE');
+    this.offset = offset;
+    this.structName = structName;
+  }
+}
+Object.defineProperty(DecodeError.prototype, 'name', { value: 'SockDiagDecodeError', enumerable: false, writable: true, configurable: true });
+
+/** An operation was aborted through an `AbortSignal`, shaped like Node's `AbortError`. */
+export class AbortError extends Error {
+  code = 'ABORT_ERR';
+  constructor(message = 'The operation was aborted', options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+Object.defineProperty(AbortError.prototype, 'name', { value: 'AbortError', enumerable: false, writable: true, configurable: true });
+
+/** The errno name of a (positive or negative) errno number, e.g. `-2` → `'ENOENT'`. */
+export function errnoName(errno: number): string {
+  const neg = errno > 0 ? -errno : errno;
+  try {
+    return getSystemErrorName(neg);
+  } catch {
+    for (const [name, value] of Object.entries(osConstants.errno)) if (value === -neg) return name;
+    return `Unknown system error ${neg}`;
+  }
+}
+
+/** Wraps an error thrown by the native addon (it carries `code`/`errno`/`syscall`) into a {@link SockdiagSystemError}. */
+export function fromNativeError(err: unknown, context: ErrorContext = {}): unknown {
+  if (err instanceof Error && typeof (err as { errno?: unknown }).errno === 'number' && typeof (err as { syscall?: unknown }).syscall === 'string') {
+    const e = err as Error & { errno: number; syscall: string };
+    return new SockdiagSystemError(e.errno, e.syscall, context);
+  }
+  const code = (err as { code?: unknown } | null)?.code;
+  if (err instanceof Error && typeof code === 'string' && code.startsWith('ERR_SOCKDIAG')) {
+    return new SockdiagError(err.message, code);
+  }
+  return err;
+}

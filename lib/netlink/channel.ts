@@ -1,0 +1,204 @@
+/**
+ * A typed channel over the native addon, and the dump loop: send one request, then
+ * walk the reply datagrams frame by frame, checking sender, port id and sequence.
+ * @module
+ */
+import { nativeBinding, NativeChannel, NativeChannelOptions } from './binding';
+import { SockdiagError, SockdiagSystemError, NotSupportedError, ErrorContext, fromNativeError, AbortError } from '../errors';
+import { NLMSG, NLM_F, readHeader, decodeStatus, NLMSG_HDRLEN } from './message';
+
+/** Where to open a channel: a name under /var/run/netns, a path, or a pid whose namespace to enter. */
+export type NetnsRef = string | number;
+
+/** Options of {@link Channel.open}. */
+export interface ChannelOptions {
+  /** Network namespace to open the socket in (default: the caller's). */
+  netns?: NetnsRef;
+  /** Netlink protocol (default NETLINK_SOCK_DIAG = 4). */
+  protocol?: number;
+  /** Multicast group mask to bind to, for events. */
+  groups?: number;
+  /** SO_RCVBUF in bytes. */
+  rcvbuf?: number;
+  /** Bytes offered to each receive (default 64 KiB); a datagram larger than this is an error. */
+  recvSize?: number;
+}
+
+/** Resolves a {@link NetnsRef} to the path of a namespace file. */
+export function netnsPath(ref: NetnsRef): string {
+  if (typeof ref === 'number') {
+    if (!Number.isInteger(ref) || ref <= 0) throw new TypeError(`netns pid must be a positive integer, got ${ref}`);
+    return `/proc/${ref}/ns/net`;
+  }
+  if (typeof ref !== 'string' || ref === '') throw new TypeError('netns must be a namespace name, a path or a pid');
+  return ref.includes('/') ? ref : `/var/run/netns/${ref}`;
+}
+
+/** One datagram as received: where it lies in `data`, and who sent it. */
+export interface Datagrams {
+  /** The batch's bytes; datagram i is `data[offsets[i], offsets[i] + lengths[i])`. */
+  data: Buffer;
+  offsets: number[];
+  lengths: number[];
+  /** Sender port id of each datagram; 0 is the kernel. */
+  senders: number[];
+  /** Multicast group mask of each datagram (0 for unicast replies). */
+  groups: number[];
+}
+
+let nextSequence = (Date.now() & 0x3fffffff) >>> 0;
+
+/**
+ * A NETLINK_SOCK_DIAG socket. One dump at a time runs on a channel: the kernel
+ * answers a second concurrent dump with EBUSY, so each concurrent dump opens its own.
+ */
+export class Channel {
+  private readonly native: NativeChannel;
+  private readonly context: ErrorContext;
+
+  private constructor(native: NativeChannel, context: ErrorContext) {
+    this.native = native;
+    this.context = context;
+  }
+
+  /** Opens a channel; system errors (e.g. ENOENT for a missing namespace) come with `code`/`errno`/`syscall`. */
+  static open(options: ChannelOptions = {}): Channel {
+    const { Channel: Native } = nativeBinding();
+    const nativeOptions: NativeChannelOptions = {};
+    if (options.protocol !== undefined) nativeOptions.protocol = options.protocol;
+    if (options.groups !== undefined) nativeOptions.groups = options.groups;
+    if (options.rcvbuf !== undefined) nativeOptions.rcvbuf = options.rcvbuf;
+    if (options.recvSize !== undefined) nativeOptions.recvSize = options.recvSize;
+    if (options.netns !== undefined) nativeOptions.netns = netnsPath(options.netns);
+    try {
+      return new Channel(new Native(nativeOptions), { operation: 'open' });
+    } catch (err) {
+      throw fromNativeError(err, { operation: 'open' });
+    }
+  }
+
+  /** The socket's netlink port id (the kernel addresses replies to it). */
+  get portId(): number {
+    return this.native.portId;
+  }
+
+  /** True once {@link close} has run. */
+  get closed(): boolean {
+    return this.native.closed;
+  }
+
+  /** A fresh sequence number for the next request. */
+  nextSeq(): number {
+    nextSequence = (nextSequence + 1) >>> 0 || 1;
+    return nextSequence;
+  }
+
+  /** Sends one request (whole netlink messages) to the kernel. */
+  send(request: Uint8Array): void {
+    try {
+      this.native.send(request);
+    } catch (err) {
+      throw fromNativeError(err, this.context);
+    }
+  }
+
+  /** The next batch of datagrams, or null once the channel is closed. */
+  async read(): Promise<Datagrams | null> {
+    let batch;
+    try {
+      batch = await this.native.read();
+    } catch (err) {
+      throw fromNativeError(err, this.context);
+    }
+    if (batch === null) return null;
+    return {
+      data: Buffer.from(batch.data),
+      offsets: batch.offsets,
+      lengths: batch.lengths,
+      senders: batch.senders,
+      groups: batch.groups,
+    };
+  }
+
+  /** Closes the socket; a pending read settles with null. Safe to call twice. */
+  close(): void {
+    this.native.close();
+  }
+}
+
+/** What a dump saw besides its messages. */
+export interface DumpStats {
+  /** Messages decoded. */
+  messages: number;
+  /** True when any message carried NLM_F_DUMP_INTR: the dump may be inconsistent. */
+  interrupted: boolean;
+  /** Datagrams or messages dropped because they were not the kernel's answer to this request. */
+  foreignDropped: number;
+}
+
+/** Decodes one message of a dump (its bytes start at `off`, header included). */
+export type MessageDecoder<T> = (b: Buffer, off: number, len: number) => T | undefined;
+
+/**
+ * Runs one dump on `channel`: sets the request's sequence number, sends it, and yields
+ * the decoded messages batch by batch until NLMSG_DONE. An error reply (in NLMSG_ERROR or
+ * inside NLMSG_DONE) is thrown as a {@link SockdiagSystemError} (ENOENT as
+ * {@link NotSupportedError}); anything not from the kernel, or for another request, is dropped.
+ */
+export async function* runDump<T>(
+  channel: Channel,
+  request: Buffer,
+  decode: MessageDecoder<T>,
+  context: ErrorContext,
+  stats: DumpStats,
+  signal?: AbortSignal,
+): AsyncGenerator<T[], void, undefined> {
+  const seq = channel.nextSeq();
+  request.writeUInt32LE(seq, 8);
+  channel.send(request);
+  const portId = channel.portId;
+  for (;;) {
+    if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+    const batch = await channel.read();
+    if (batch === null) throw new SockdiagError('The channel was closed during a dump', 'ERR_SOCKDIAG_CLOSED');
+    const out: T[] = [];
+    let done = false;
+    const b = batch.data;
+    for (let i = 0; i < batch.offsets.length; i++) {
+      if (batch.senders[i] !== 0) {
+        stats.foreignDropped++;
+        continue;
+      }
+      let off = batch.offsets[i];
+      const end = off + batch.lengths[i];
+      while (off + NLMSG_HDRLEN <= end) {
+        const h = readHeader(b, off, end);
+        if (h.seq !== seq || (h.pid !== portId && h.pid !== 0)) {
+          stats.foreignDropped++;
+        } else {
+          if (h.flags & NLM_F.DUMP_INTR) stats.interrupted = true;
+          if (h.type === NLMSG.DONE || h.type === NLMSG.ERROR) {
+            const status = decodeStatus(b, off, h.len, h.type, h.flags);
+            if (status.error < 0) throw statusError(status.error, context, status.message);
+            if (h.type === NLMSG.DONE) done = true;
+          } else if (h.type !== NLMSG.NOOP && h.type !== NLMSG.OVERRUN) {
+            const item = decode(b, off, h.len);
+            stats.messages++;
+            if (item !== undefined) out.push(item);
+          }
+        }
+        off += (h.len + 3) & ~3;
+      }
+    }
+    if (out.length > 0) yield out;
+    if (done) return;
+  }
+}
+
+/** The error for a negative status from the kernel. ENOENT on a dump means "no handler". */
+export function statusError(error: number, context: ErrorContext, extack?: string): SockdiagSystemError {
+  const syscall = 'recvmsg';
+  const err = error === -2 && context.operation === 'dump' ? new NotSupportedError(error, syscall, context) : new SockdiagSystemError(error, syscall, context, extack);
+  if (extack) err.extack = extack;
+  return err;
+}
