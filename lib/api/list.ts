@@ -1,0 +1,188 @@
+/**
+ * `listSockets()` and `streamSockets()`.
+ * @module
+ */
+import { Channel, runDump, DumpStats } from '../netlink/channel';
+import { AbortError, NotSupportedError, SockdiagError } from '../errors';
+import { AF, ALL_STATES_MASK, ProtocolName, STATE_NUMBERS } from '../diag/constants';
+import { ALL_PROTOCOLS, plansFor, PlanInput } from '../diag/families';
+import type { Socket } from '../diag/socket';
+import { scanProcesses, ProcessMap } from '../proc/processes';
+import type { ListOptions, ListingStats } from './options';
+
+/** An array of sockets that also carries the listing's {@link ListingStats}. */
+export type SocketList = Socket[] & ListingStats;
+
+// Protocols this kernel refused recently (no diag module): skipped in default listings.
+const unsupportedUntil = new Map<ProtocolName, number>();
+const UNSUPPORTED_TTL_MS = 60_000;
+
+function stateMask(states: ListOptions['states']): number {
+  if (states === undefined) return ALL_STATES_MASK;
+  let m = 0;
+  for (const s of states) {
+    const n = STATE_NUMBERS[s];
+    if (n === undefined) throw new TypeError(`unknown socket state: ${String(s)}`);
+    m |= 1 << n;
+  }
+  return m >>> 0;
+}
+
+function planInput(opts: ListOptions): PlanInput {
+  const fams = opts.families ?? ['inet', 'inet6'];
+  for (const f of fams) if (f !== 'inet' && f !== 'inet6') throw new TypeError(`families must be 'inet' or 'inet6', got ${String(f)}`);
+  let extensions: PlanInput['extensions'];
+  if (opts.extensions === undefined || opts.extensions === 'all') extensions = undefined;
+  else if (opts.extensions === 'none') extensions = [];
+  else if (Array.isArray(opts.extensions)) extensions = opts.extensions;
+  else throw new TypeError("extensions must be 'all', 'none' or a list of extension names");
+  return {
+    states: stateMask(opts.states),
+    inetFamilies: fams.map((f) => (f === 'inet' ? AF.INET : AF.INET6)),
+    extensions,
+  };
+}
+
+function selectedProtocols(opts: ListOptions): { protocols: readonly ProtocolName[]; explicit: boolean } {
+  if (opts.protocols === undefined) return { protocols: ALL_PROTOCOLS, explicit: false };
+  if (!Array.isArray(opts.protocols)) throw new TypeError('protocols must be an array of protocol names');
+  for (const p of opts.protocols) if (!ALL_PROTOCOLS.includes(p)) throw new TypeError(`unknown protocol: ${String(p)}`);
+  return { protocols: opts.protocols, explicit: true };
+}
+
+/**
+ * Yields the sockets batch by batch (one array per received batch of datagrams).
+ * The channel is closed when the iteration ends, breaks or throws, or the signal aborts.
+ */
+async function* socketBatches(opts: ListOptions, stats: ListingStats): AsyncGenerator<Socket[], void, undefined> {
+  const signal = opts.signal;
+  if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+  const input = planInput(opts);
+  const { protocols, explicit } = selectedProtocols(opts);
+  const wantProcesses = opts.processes !== undefined && opts.processes !== false;
+  // The /proc walk runs on its worker while the dump runs here.
+  const processScan: Promise<ProcessMap> | undefined = wantProcesses
+    ? scanProcesses({ threads: typeof opts.processes === 'object' && opts.processes.threads === true })
+    : undefined;
+  processScan?.catch(() => undefined);
+  const channel = Channel.open(opts.netns === undefined ? {} : { netns: opts.netns });
+  const onAbort = (): void => channel.close();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const seen = new Set<bigint>();
+  let owners: ProcessMap | undefined;
+  try {
+    // A stream waits for the walk before its first socket (listSockets attaches owners at the end instead).
+    if (processScan) owners = await processScan;
+    const now = Date.now();
+    for (const protocol of protocols) {
+      if (!explicit && (unsupportedUntil.get(protocol) ?? 0) > now) {
+        stats.unsupported.push(protocol);
+        continue;
+      }
+      for (const plan of plansFor(protocol, input)) {
+        const dumpStats: DumpStats = { messages: 0, interrupted: false, foreignDropped: 0 };
+        try {
+          for await (const batch of runDump(channel, plan.request, plan.decode, plan.context, dumpStats, signal)) {
+            const out: Socket[] = [];
+            for (const s of batch) {
+              if (seen.has(s.cookie)) {
+                stats.duplicatesDropped++;
+                continue;
+              }
+              seen.add(s.cookie);
+              if (owners) {
+                const p = owners.lookup(s.inode);
+                if (p !== undefined) s.processes = p;
+              }
+              out.push(s);
+            }
+            if (out.length > 0) yield out;
+          }
+        } catch (err) {
+          if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+          if (err instanceof NotSupportedError && !explicit) {
+            unsupportedUntil.set(protocol, Date.now() + UNSUPPORTED_TTL_MS);
+            if (!stats.unsupported.includes(protocol)) stats.unsupported.push(protocol);
+            break;
+          }
+          throw err;
+        } finally {
+          if (dumpStats.interrupted) stats.interrupted = true;
+        }
+      }
+    }
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    channel.close();
+  }
+}
+
+function newStats(): ListingStats {
+  return { interrupted: false, duplicatesDropped: 0, unsupported: [] };
+}
+
+/**
+ * Lists sockets (by default every socket of every kind, like `ss -a`).
+ *
+ * A listing is not an atomic snapshot. Sockets that open, close or change state while it
+ * runs may be missing, and under heavy churn even an unchanged socket can be missed or
+ * returned twice. The kernel gives no signal for this. sockdiag removes duplicates by
+ * cookie (`duplicatesDropped`) and marks a listing `interrupted` when the kernel sets
+ * NLM_F_DUMP_INTR. Results are always returned, never discarded.
+ *
+ * @example
+ * ```ts
+ * const tcp = await listSockets({ protocols: ['tcp'], states: ['established'] });
+ * for (const s of tcp) console.log(s.local, s.remote, s.info?.rttUs);
+ * ```
+ */
+export async function listSockets(opts: ListOptions = {}): Promise<SocketList> {
+  const stats = newStats();
+  const all: Socket[] = [];
+  const deferred = opts.processes !== undefined && opts.processes !== false;
+  const scan = deferred ? scanProcesses({ threads: typeof opts.processes === 'object' && opts.processes.threads === true }) : undefined;
+  scan?.catch(() => undefined);
+  for await (const batch of socketBatches({ ...opts, processes: false }, stats)) {
+    for (let i = 0; i < batch.length; i++) all.push(batch[i]);
+  }
+  if (scan) {
+    const owners = await scan;
+    for (const s of all) {
+      const p = owners.lookup(s.inode);
+      if (p !== undefined) s.processes = p;
+    }
+  }
+  return Object.assign(all, stats);
+}
+
+/** An async iterable of sockets that exposes the listing's counters once it has run. */
+export interface SocketStream extends AsyncIterable<Socket> {
+  /** Counters of the listing so far (final once iteration has ended). */
+  readonly stats: ListingStats;
+}
+
+/**
+ * Streams sockets as they arrive, with backpressure: the kernel is read only as fast as
+ * the loop consumes. `break` (or `return()`) or aborting `signal` closes the netlink socket
+ * at once. The same consistency caveats as {@link listSockets} apply.
+ *
+ * @example
+ * ```ts
+ * for await (const s of streamSockets({ protocols: ['tcp'] })) {
+ *   if (s.recvQ > 0) console.log(s.local.port, s.recvQ);
+ * }
+ * ```
+ */
+export function streamSockets(opts: ListOptions = {}): SocketStream {
+  const stats = newStats();
+  return {
+    stats,
+    async *[Symbol.asyncIterator]() {
+      for await (const batch of socketBatches(opts, stats)) {
+        for (let i = 0; i < batch.length; i++) yield batch[i];
+      }
+    },
+  };
+}
+
+export { SockdiagError };

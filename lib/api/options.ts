@@ -1,0 +1,41 @@
+/**
+ * Options of the listing functions, and their resolution into per-family dump plans.
+ * @module
+ */
+import type { ProtocolName, SocketState } from '../diag/constants';
+import type { InetExtension } from '../diag/inet';
+import type { NetnsRef } from '../netlink/channel';
+
+/** What to list. Every field is optional: the default lists every socket, like `ss -a`. */
+export interface ListOptions {
+  /** Socket kinds to list (default: every kind this kernel answers). Naming one the kernel lacks is an error. */
+  protocols?: readonly ProtocolName[];
+  /** For inet protocols: which address families (default both). */
+  families?: readonly ('inet' | 'inet6')[];
+  /** States to list, by ss's names (default: all). */
+  states?: readonly SocketState[];
+  /**
+   * Extensions to ask the kernel for on inet sockets: `'all'` (default; what
+   * `ss -tanie -m --tos --cgroup` shows), `'none'`, or a list of `idiag_ext` names.
+   */
+  extensions?: 'all' | 'none' | readonly InetExtension[];
+  /** Network namespace to list: a name under /var/run/netns, a path, or a pid. */
+  netns?: NetnsRef;
+  /** Add the processes holding each socket (pid, command, fd), from one walk of /proc. `{ threads: true }` adds tids (ss -T). */
+  processes?: boolean | { threads?: boolean };
+  /** Aborting closes the netlink socket at once and rejects with an `AbortError`. */
+  signal?: AbortSignal;
+}
+
+/** Per-listing counters, as attached to {@link SocketList}. */
+export interface ListingStats {
+  /**
+   * True when the kernel flagged a dump as interrupted (NLM_F_DUMP_INTR): sockets may be
+   * missing or repeated. inet dumps never set it even when that happens; see the README.
+   */
+  interrupted: boolean;
+  /** Sockets reported twice by a non-atomic dump and dropped (by cookie). */
+  duplicatesDropped: number;
+  /** Protocols skipped because this kernel does not answer them (only when not asked for by name). */
+  unsupported: ProtocolName[];
+}

@@ -1,0 +1,66 @@
+/**
+ * Which requests list which sockets: one entry per socket kind, each giving the dump
+ * requests (one per address family for inet) and the decoder of their replies.
+ * @module
+ */
+import type { MessageDecoder } from '../netlink/channel';
+import type { ErrorContext } from '../errors';
+import { AF, ProtocolName } from './constants';
+import { encodeInetRequest, decodeInetMessage, INET_PROTOCOLS, InetExtension, InetProtocolName } from './inet';
+import type { Socket } from './socket';
+
+/** What a plan needs to know from the caller's options. */
+export interface PlanInput {
+  /** State bit mask. */
+  states: number;
+  /** inet address families (AF numbers) to dump. */
+  inetFamilies: readonly number[];
+  /** inet extensions to ask for. */
+  extensions: readonly InetExtension[] | undefined;
+  /** Compiled inet filter, if any. */
+  bytecode?: Buffer;
+}
+
+/** One dump: the request, its decoder, and the words errors carry. */
+export interface DumpPlan {
+  request: Buffer;
+  decode: MessageDecoder<Socket>;
+  context: ErrorContext;
+}
+
+type Planner = (input: PlanInput) => DumpPlan[];
+
+function inetPlanner(name: InetProtocolName): Planner {
+  const protocol = INET_PROTOCOLS[name];
+  return (input) =>
+    input.inetFamilies.map((family) => ({
+      request: encodeInetRequest({ family, protocol, states: input.states, extensions: input.extensions, bytecode: input.bytecode }),
+      decode: (b, off, len) => decodeInetMessage(b, off, len, protocol) as Socket,
+      context: { operation: 'dump', family: family === AF.INET ? 'inet' : 'inet6', protocol: name },
+    }));
+}
+
+const planners: Partial<Record<ProtocolName, Planner>> = {
+  tcp: inetPlanner('tcp'),
+  udp: inetPlanner('udp'),
+  udplite: inetPlanner('udplite'),
+  raw: inetPlanner('raw'),
+  mptcp: inetPlanner('mptcp'),
+  sctp: inetPlanner('sctp'),
+  dccp: inetPlanner('dccp'),
+};
+
+/** Registers the planner of a non-inet family (each family module calls this). */
+export function registerPlanner(protocol: ProtocolName, planner: Planner): void {
+  planners[protocol] = planner;
+}
+
+/** Every socket kind, in the order listings visit them. */
+export const ALL_PROTOCOLS: readonly ProtocolName[] = ['tcp', 'udp', 'udplite', 'raw', 'mptcp', 'sctp', 'dccp', 'unix', 'packet', 'netlink', 'vsock', 'tipc', 'xdp'];
+
+/** The dumps that list sockets of `protocol`. */
+export function plansFor(protocol: ProtocolName, input: PlanInput): DumpPlan[] {
+  const planner = planners[protocol];
+  if (!planner) throw new TypeError(`unknown protocol: ${String(protocol)}`);
+  return planner(input);
+}

@@ -1,0 +1,45 @@
+/**
+ * sockdiag: the Linux kernel's socket table (NETLINK_SOCK_DIAG) as typed objects.
+ *
+ * @example
+ * ```ts
+ * import { listSockets } from 'sockdiag';
+ * const sockets = await listSockets({ protocols: ['tcp'], states: ['listening'] });
+ * ```
+ * @module sockdiag
+ */
+export { listSockets, streamSockets } from './api/list';
+export type { SocketList, SocketStream } from './api/list';
+export type { ListOptions, ListingStats } from './api/options';
+export type { Socket } from './diag/socket';
+export type { BaseSocket, SocketProcess } from './diag/common/socket';
+export type { SkMeminfo } from './diag/common/skmeminfo';
+export type { ProtocolName, FamilyName, SocketState, SocketTypeName } from './diag/constants';
+export type {
+  InetSocket,
+  TcpSocket,
+  MptcpSocket,
+  OtherInetSocket,
+  InetSocketFields,
+  InetEndpoint,
+  InetTimer,
+  InetExtension,
+  TcpInfo,
+  MptcpInfo,
+  InetDiagMeminfo,
+  InetDiagSockopt,
+  TcpVegasInfo,
+  TcpDctcpInfo,
+  TcpBbrInfo,
+  TcpDiagMd5sig,
+  UlpInfo,
+  BpfStorage,
+  InetProtocolName,
+} from './diag/inet';
+export { Channel } from './netlink/channel';
+export type { ChannelOptions, NetnsRef, Datagrams, DumpStats } from './netlink/channel';
+export { SockdiagError, SockdiagSystemError, NotSupportedError, DecodeError, AbortError } from './errors';
+export type { ErrorContext } from './errors';
+export type { RawAttribute } from './netlink/attributes';
+export { scanProcesses, ProcessMap } from './proc/processes';
+export type { ProcessScanOptions } from './proc/processes';
