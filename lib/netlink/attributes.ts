@@ -30,6 +30,8 @@ export interface AttrCodec<V> {
   /** Encoded payload length (before alignment). */
   size(v: V): number;
   emit(v: V, b: Buffer, off: number): void;
+  /** Smallest valid payload, checked when attributes are only framed, not yet decoded. */
+  minSize?: number;
 }
 
 /** One row of an attribute table. */
@@ -96,13 +98,13 @@ const none: AttrCodec<undefined> = { decode: () => undefined, size: () => 0, emi
 
 /** Codecs for the payload kinds the kernel uses. */
 export const codec = {
-  u8: { decode: (b, o, n) => (need(n, 1, 'u8', o), b[o]), size: () => 1, emit: (v, b, o) => void b.writeUInt8(v, o) } as AttrCodec<number>,
-  u16: { decode: (b, o, n) => (need(n, 2, 'u16', o), b.readUInt16LE(o)), size: () => 2, emit: (v, b, o) => void b.writeUInt16LE(v, o) } as AttrCodec<number>,
-  u32: { decode: (b, o, n) => (need(n, 4, 'u32', o), b.readUInt32LE(o)), size: () => 4, emit: (v, b, o) => void b.writeUInt32LE(v, o) } as AttrCodec<number>,
-  s32: { decode: (b, o, n) => (need(n, 4, 's32', o), b.readInt32LE(o)), size: () => 4, emit: (v, b, o) => void b.writeInt32LE(v, o) } as AttrCodec<number>,
-  u64: { decode: (b, o, n) => (need(n, 8, 'u64', o), b.readBigUInt64LE(o)), size: () => 8, emit: (v, b, o) => void b.writeBigUInt64LE(v, o) } as AttrCodec<bigint>,
+  u8: { minSize: 1, decode: (b, o, n) => (need(n, 1, 'u8', o), b[o]), size: () => 1, emit: (v, b, o) => void b.writeUInt8(v, o) } as AttrCodec<number>,
+  u16: { minSize: 2, decode: (b, o, n) => (need(n, 2, 'u16', o), b.readUInt16LE(o)), size: () => 2, emit: (v, b, o) => void b.writeUInt16LE(v, o) } as AttrCodec<number>,
+  u32: { minSize: 4, decode: (b, o, n) => (need(n, 4, 'u32', o), b.readUInt32LE(o)), size: () => 4, emit: (v, b, o) => void b.writeUInt32LE(v, o) } as AttrCodec<number>,
+  s32: { minSize: 4, decode: (b, o, n) => (need(n, 4, 's32', o), b.readInt32LE(o)), size: () => 4, emit: (v, b, o) => void b.writeInt32LE(v, o) } as AttrCodec<number>,
+  u64: { minSize: 8, decode: (b, o, n) => (need(n, 8, 'u64', o), b.readBigUInt64LE(o)), size: () => 8, emit: (v, b, o) => void b.writeBigUInt64LE(v, o) } as AttrCodec<bigint>,
   /** A boolean carried as one byte. */
-  bool8: { decode: (b, o, n) => (need(n, 1, 'u8', o), b[o] !== 0), size: () => 1, emit: (v, b, o) => void b.writeUInt8(v ? 1 : 0, o) } as AttrCodec<boolean>,
+  bool8: { minSize: 1, decode: (b, o, n) => (need(n, 1, 'u8', o), b[o] !== 0), size: () => 1, emit: (v, b, o) => void b.writeUInt8(v ? 1 : 0, o) } as AttrCodec<boolean>,
   /** A NUL-terminated string (the NUL is optional on decode). */
   string: {
     decode: (b, o, n) => {
@@ -131,6 +133,7 @@ export const codec = {
   struct<S extends StructSpec>(spec: S): AttrCodec<StructValue<S>> {
     const decode = structDecoder(spec);
     return {
+      minSize: spec.growable ? 0 : spec.size,
       decode: (b, o, n) => decode(b, o, n),
       size: (v) => {
         const tail = (v as { tail?: Buffer }).tail;
@@ -196,6 +199,27 @@ export function decodeAttributes(table: AttrTable, b: Buffer, off: number, end: 
     off += align4(len);
   }
   // Up to 3 bytes may remain: alignment padding of a message that was not padded to 4.
+}
+
+/**
+ * Checks the framing of the attributes in `b[off, end)` without decoding payloads:
+ * every length fits, and known types meet their codec's minimum size. Lets a decoder
+ * defer payload decoding yet still reject malformed messages up front.
+ */
+export function checkAttributes(table: AttrTable, b: Buffer, off: number, end: number): void {
+  const byType = table.byType;
+  while (off + NLA_HDRLEN <= end) {
+    const len = b.readUInt16LE(off);
+    const type = b.readUInt16LE(off + 2) & NLA_TYPE_MASK;
+    if (len < NLA_HDRLEN || off + len > end) {
+      throw new DecodeError(`${table.name} attribute type ${type} has length ${len}, ${end - off} bytes left`, off, table.name);
+    }
+    const min = byType[type]?.codec.minSize;
+    if (min !== undefined && len - NLA_HDRLEN < min) {
+      throw new DecodeError(`${table.name} attribute ${byType[type]?.orig} needs ${min} bytes, got ${len - NLA_HDRLEN}`, off, table.name);
+    }
+    off += align4(len);
+  }
 }
 
 /** Encoded length of the attributes present in `values` (known names, then `unknown`). */

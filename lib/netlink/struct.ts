@@ -98,20 +98,34 @@ export function knownSize(spec: StructSpec): number {
   return Math.max(end, spec.growable ? 0 : spec.size);
 }
 
+// Generated decoders read through a DataView: its getters are several times faster
+// than Buffer's readUInt32LE/readBigUInt64LE on the hot path.
 function readExpr(f: FieldSpec, at: string): string {
   switch (f.type) {
     case 'u8': return `b[${at}]`;
-    case 's8': return `b.readInt8(${at})`;
-    case 'u16': return `b.readUInt16LE(${at})`;
-    case 's16': return `b.readInt16LE(${at})`;
-    case 'be16': return `b.readUInt16BE(${at})`;
-    case 'u32': return `b.readUInt32LE(${at})`;
-    case 's32': return `b.readInt32LE(${at})`;
-    case 'be32': return `b.readUInt32BE(${at})`;
-    case 'u64': return `b.readBigUInt64LE(${at})`;
-    case 's64': return `b.readBigInt64LE(${at})`;
+    case 's8': return `v.getInt8(${at})`;
+    case 'u16': return `v.getUint16(${at}, true)`;
+    case 's16': return `v.getInt16(${at}, true)`;
+    case 'be16': return `v.getUint16(${at})`;
+    case 'u32': return `v.getUint32(${at}, true)`;
+    case 's32': return `v.getInt32(${at}, true)`;
+    case 'be32': return `v.getUint32(${at})`;
+    case 'u64': return `v.getBigUint64(${at}, true)`;
+    case 's64': return `v.getBigInt64(${at}, true)`;
     case 'bytes': return `Buffer.from(b.subarray(${at}, ${at} + ${f.length ?? 0}))`;
   }
+}
+
+let lastBuffer: Buffer | undefined;
+let lastView: DataView | undefined;
+
+/** A DataView over the same bytes as `b` (same offsets), reused while `b` stays the same. */
+export function viewOf(b: Buffer): DataView {
+  if (b !== lastBuffer) {
+    lastBuffer = b;
+    lastView = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  }
+  return lastView as DataView;
 }
 
 function valueExpr(f: FieldSpec, at: string): string {
@@ -148,8 +162,8 @@ export function structDecoder<S extends StructSpec>(spec: S): StructDecoder<S> {
     body = `if (n < ${spec.size}) short(${JSON.stringify(spec.name)}, ${spec.size}, n, o);\nreturn { ${props.join(',\n')} };`;
   }
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  const make = new Function('short', `return function decode_${spec.name.replace(/\W/g, '_')}(b, o, n) {\n${body}\n}`);
-  const fn = make(throwShort) as StructDecoder<S>;
+  const make = new Function('short', 'viewOf', `return function decode_${spec.name.replace(/\W/g, '_')}(b, o, n) {\nconst v = viewOf(b);\n${body}\n}`);
+  const fn = make(throwShort, viewOf) as StructDecoder<S>;
   decoderCache.set(spec, fn as unknown as StructDecoder<StructSpec>);
   return fn;
 }

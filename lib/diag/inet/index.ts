@@ -3,13 +3,13 @@
  * DCCP sockets over IPv4 and IPv6.
  * @module
  */
-import { decodeAttributes, AttrContext, align4, NLA_HDRLEN } from '../../netlink/attributes';
+import { decodeAttributes, checkAttributes, align4, NLA_HDRLEN } from '../../netlink/attributes';
 import { DecodeError } from '../../errors';
 import { NLMSG_HDRLEN } from '../../netlink/message';
-import { encodeStruct } from '../../netlink/struct';
+import { encodeStruct, viewOf } from '../../netlink/struct';
 import { AF, IPPROTO, stateName, SOCK_DIAG_BY_FAMILY } from '../constants';
 import { requestMessage } from '../request';
-import type { BaseSocket } from '../common/socket';
+import type { BaseSocket, SocketProcess } from '../common/socket';
 import { formatIPv4, formatIPv6 } from './address';
 import { inetDiagAttributes, InetDiagAttributes, InetEndpoint, INET_DIAG_REQ, INET_DIAG_EXT, InetExtension } from './attributes';
 import { inetDiagMsg, inetDiagReqV2 } from './structs';
@@ -149,12 +149,105 @@ const M = Object.fromEntries(inetDiagMsg.fields.map((f) => [f.name, f.offset])) 
 const MSG_SIZE = inetDiagMsg.size;
 const INET_DIAG_PROTOCOL = 10;
 
-/** Finds INET_DIAG_PROTOCOL among the attributes (events carry it; dumps know it from the request). */
+/**
+ * An inet socket as decoded from one reply message. The fixed fields are read when the
+ * message is decoded; the attribute fields (`info`, `skmem`, `cong`, …) are decoded from
+ * the received bytes the first time one of them is read, then kept. At 100k sockets this
+ * is what keeps a listing within a small multiple of the kernel's own cost: materialising
+ * every `tcp_info` up front costs more in allocation than the whole dump.
+ *
+ * The attribute fields are accessors on the prototype, so object spread and `Object.keys`
+ * see only the fixed fields; {@link InetSocketView.toJSON} returns everything as a plain object.
+ * A view keeps the batch of received bytes it came from alive.
+ */
+export class InetSocketView {
+  protocol: InetProtocolName;
+  family: 'inet' | 'inet6';
+  state: ReturnType<typeof stateName>;
+  inode: number;
+  uid: number | undefined;
+  cookie: bigint;
+  recvQ: number;
+  sendQ: number;
+  local: InetEndpoint;
+  remote: InetEndpoint;
+  interface: number;
+  timer: InetTimer | undefined;
+  processes: SocketProcess[] | undefined;
+  #bytes: Buffer;
+  #start: number;
+  #end: number;
+  #family: number;
+  #protocol: number;
+  #attrs: Record<string, unknown> | undefined;
+
+  /** @internal Use {@link decodeInetMessage}. */
+  constructor(b: Buffer, o: number, end: number, af: number, protocol: number, protocolName: InetProtocolName) {
+    const v6 = af === AF.INET6;
+    const timer = b[o + M.timer];
+    this.protocol = protocolName;
+    this.family = v6 ? 'inet6' : 'inet';
+    this.state = stateName(b[o + M.state]);
+    this.inode = b.readUInt32LE(o + M.inode);
+    this.uid = b.readUInt32LE(o + M.uid);
+    this.cookie = viewOf(b).getBigUint64(o + M.cookie, true);
+    this.recvQ = b.readUInt32LE(o + M.rqueue);
+    this.sendQ = b.readUInt32LE(o + M.wqueue);
+    this.local = { address: v6 ? formatIPv6(b, o + M.src) : formatIPv4(b, o + M.src), port: b.readUInt16BE(o + M.sport) };
+    this.remote = { address: v6 ? formatIPv6(b, o + M.dst) : formatIPv4(b, o + M.dst), port: b.readUInt16BE(o + M.dport) };
+    this.interface = b.readUInt32LE(o + M.ifindex);
+    this.timer = timer === 0 ? undefined : { name: TIMER_NAMES[timer] ?? 'unknown', expiresMs: b.readUInt32LE(o + M.expires), retransmits: b[o + M.retrans] };
+    this.processes = undefined;
+    this.#bytes = b;
+    this.#start = o + MSG_SIZE;
+    this.#end = end;
+    this.#family = af;
+    this.#protocol = protocol;
+    this.#attrs = undefined;
+  }
+
+  /** @internal The decoded attributes (decoded on first use). */
+  static attributes(s: InetSocketView): Record<string, unknown> {
+    let a = s.#attrs;
+    if (a === undefined) {
+      a = {};
+      decodeAttributes(inetDiagAttributes, s.#bytes, s.#start, s.#end, a, { family: s.#family, protocol: s.#protocol });
+      s.#attrs = a;
+    }
+    return a;
+  }
+
+  /** Every field, attributes included, as a plain object. */
+  toJSON(): Record<string, unknown> {
+    const out: Record<string, unknown> = { ...(this as object) };
+    const attrs = InetSocketView.attributes(this);
+    for (const name of ATTRIBUTE_NAMES) if (attrs[name] !== undefined) out[name] = attrs[name];
+    if (out.processes === undefined) delete out.processes;
+    return out;
+  }
+
+  /** Shows every field in `console.log` / `util.inspect`. */
+  [Symbol.for('nodejs.util.inspect.custom')](depth: number, options: object, inspect: (v: unknown, o: object) => string): string {
+    return `${this.protocol === 'tcp' ? 'Tcp' : 'Inet'}Socket ${inspect(this.toJSON(), options)}`;
+  }
+}
+
+const ATTRIBUTE_NAMES = [...inetDiagAttributes.byName.keys(), 'unknown'];
+for (const name of ATTRIBUTE_NAMES) {
+  Object.defineProperty(InetSocketView.prototype, name, {
+    get(this: InetSocketView) {
+      return InetSocketView.attributes(this)[name];
+    },
+    enumerable: false,
+    configurable: true,
+  });
+}
+
+/** INET_DIAG_PROTOCOL among already-checked attributes (events carry it; dumps know it from the request). */
 function protocolAttribute(b: Buffer, off: number, end: number): number | undefined {
   while (off + NLA_HDRLEN <= end) {
     const len = b.readUInt16LE(off);
-    if (len < NLA_HDRLEN) return undefined;
-    if ((b.readUInt16LE(off + 2) & 0x3fff) === INET_DIAG_PROTOCOL && len >= NLA_HDRLEN + 1 && off + len <= end) return b[off + NLA_HDRLEN];
+    if ((b.readUInt16LE(off + 2) & 0x3fff) === INET_DIAG_PROTOCOL) return b[off + NLA_HDRLEN];
     off += align4(len);
   }
   return undefined;
@@ -170,56 +263,9 @@ export function decodeInetMessage(b: Buffer, off: number, len: number, protocol:
   const end = off + len;
   if (end - o < MSG_SIZE) throw new DecodeError(`inet_diag_msg needs ${MSG_SIZE} bytes, got ${end - o}`, o, 'inet_diag_msg');
   const af = b[o + M.family];
-  let v6: boolean;
-  if (af === AF.INET) v6 = false;
-  else if (af === AF.INET6) v6 = true;
-  else throw new DecodeError(`idiag_family ${af} is not AF_INET or AF_INET6`, o, 'inet_diag_msg');
-  const attrStart = o + MSG_SIZE;
-  if (protocol < 0) protocol = protocolAttribute(b, attrStart, end) ?? 0;
-  const timer = b[o + M.timer];
-  // One literal with every property, so all sockets share one hidden class.
-  const s: Record<string, unknown> = {
-    protocol: PROTOCOL_BY_NUMBER[protocol] ?? 'raw',
-    family: v6 ? 'inet6' : 'inet',
-    state: stateName(b[o + M.state]),
-    inode: b.readUInt32LE(o + M.inode),
-    uid: b.readUInt32LE(o + M.uid),
-    cookie: b.readBigUInt64LE(o + M.cookie),
-    recvQ: b.readUInt32LE(o + M.rqueue),
-    sendQ: b.readUInt32LE(o + M.wqueue),
-    local: { address: v6 ? formatIPv6(b, o + M.src) : formatIPv4(b, o + M.src), port: b.readUInt16BE(o + M.sport) },
-    remote: { address: v6 ? formatIPv6(b, o + M.dst) : formatIPv4(b, o + M.dst), port: b.readUInt16BE(o + M.dport) },
-    interface: b.readUInt32LE(o + M.ifindex),
-    timer: timer === 0 ? undefined : { name: TIMER_NAMES[timer] ?? 'unknown', expiresMs: b.readUInt32LE(o + M.expires), retransmits: b[o + M.retrans] },
-    meminfo: undefined,
-    info: undefined,
-    vegas: undefined,
-    cong: undefined,
-    tos: undefined,
-    tclass: undefined,
-    skmem: undefined,
-    shutdown: undefined,
-    dctcp: undefined,
-    protocolNumber: undefined,
-    v6only: undefined,
-    locals: undefined,
-    peers: undefined,
-    mark: undefined,
-    bbr: undefined,
-    classId: undefined,
-    md5sig: undefined,
-    ulp: undefined,
-    bpfStorages: undefined,
-    cgroupId: undefined,
-    sockopt: undefined,
-    unknown: undefined,
-    processes: undefined,
-  };
-  ctx.family = af;
-  ctx.protocol = protocol;
-  decodeAttributes(inetDiagAttributes, b, attrStart, end, s, ctx);
-  return s as unknown as InetSocket;
+  if (af !== AF.INET && af !== AF.INET6) throw new DecodeError(`idiag_family ${af} is not AF_INET or AF_INET6`, o, 'inet_diag_msg');
+  // Framing is checked now so that malformed messages fail here, not on first access.
+  checkAttributes(inetDiagAttributes, b, o + MSG_SIZE, end);
+  if (protocol < 0) protocol = protocolAttribute(b, o + MSG_SIZE, end) ?? 0;
+  return new InetSocketView(b, o, end, af, protocol, PROTOCOL_BY_NUMBER[protocol] ?? 'raw') as unknown as InetSocket;
 }
-
-// Reused for every message: decoding is synchronous, so one context object is enough.
-const ctx: AttrContext = { family: 0, protocol: 0 };
