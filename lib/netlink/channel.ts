@@ -136,6 +136,14 @@ export interface DumpStats {
   foreignDropped: number;
 }
 
+/** What {@link runDump} needs of a channel (tests pass a fake one). */
+export interface DumpChannel {
+  readonly portId: number;
+  nextSeq(): number;
+  send(request: Uint8Array): void;
+  read(): Promise<Datagrams | null>;
+}
+
 /** Decodes one message of a dump (its bytes start at `off`, header included). */
 export type MessageDecoder<T> = (b: Buffer, off: number, len: number) => T | undefined;
 
@@ -146,7 +154,7 @@ export type MessageDecoder<T> = (b: Buffer, off: number, len: number) => T | und
  * {@link NotSupportedError}); anything not from the kernel, or for another request, is dropped.
  */
 export async function* runDump<T>(
-  channel: Channel,
+  channel: DumpChannel,
   request: Buffer,
   decode: MessageDecoder<T>,
   context: ErrorContext,

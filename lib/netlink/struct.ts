@@ -29,7 +29,7 @@ export interface FieldSpec {
 }
 
 /** A kernel structure: its header name, its size in the headers and its fields. */
-export interface StructSpec<F extends readonly FieldSpec[] = readonly FieldSpec[]> {
+export interface StructSpec<F extends readonly FieldSpec[] = readonly FieldSpec[], G extends boolean = boolean> {
   readonly name: string;
   /** `sizeof` in the uapi headers this table was written from. */
   readonly size: number;
@@ -38,7 +38,7 @@ export interface StructSpec<F extends readonly FieldSpec[] = readonly FieldSpec[
    * they are decoded by length, fields past the payload are `undefined`, and bytes past
    * the known fields are kept as `tail`.
    */
-  readonly growable: boolean;
+  readonly growable: G;
   readonly fields: F;
 }
 
@@ -76,13 +76,13 @@ export type StructInput<S extends StructSpec> = Simplify<{
  * Declares a structure table. Offsets are checked here: fields must lie inside
  * `size` (or extend it, for growable structures) and bit fields inside their scalar.
  */
-export function defineStruct<const F extends readonly FieldSpec[]>(
+export function defineStruct<const F extends readonly FieldSpec[], const G extends boolean = false>(
   name: string,
   size: number,
   fields: F,
-  options: { growable?: boolean } = {},
-): StructSpec<F> {
-  const growable = options.growable ?? false;
+  options: { growable?: G } = {},
+): StructSpec<F, G> {
+  const growable = (options.growable ?? false) as G;
   for (const f of fields) {
     const end = f.offset + fieldSize(f);
     if (!growable && end > size) throw new Error(`${name}.${f.orig} ends at ${end}, past sizeof ${size}`);

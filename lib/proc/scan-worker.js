@@ -43,6 +43,7 @@ function scan(req) {
     }
     return found;
   };
+  /** @type {string[]} */
   let entries;
   try { entries = fs.readdirSync(root); } catch { entries = []; }
   for (const entry of entries) {
@@ -51,6 +52,7 @@ function scan(req) {
     const pid = Number(entry);
     let found = false;
     if (req.threads) {
+      /** @type {string[]} */
       let tasks;
       try { tasks = fs.readdirSync(`${root}/${pid}/task`); } catch { tasks = []; }
       for (const t of tasks) if (walkFds(`${root}/${pid}/task/${t}/fd`, pid, Number(t))) found = true;

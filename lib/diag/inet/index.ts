@@ -3,10 +3,10 @@
  * DCCP sockets over IPv4 and IPv6.
  * @module
  */
-import { decodeAttributes, checkAttributes, align4, NLA_HDRLEN } from '../../netlink/attributes';
+import { decodeAttributes, checkAttributes, align4, NLA_HDRLEN, attributesSize, emitAttributes, RawAttribute } from '../../netlink/attributes';
 import { DecodeError } from '../../errors';
-import { NLMSG_HDRLEN } from '../../netlink/message';
-import { encodeStruct, viewOf } from '../../netlink/struct';
+import { NLMSG_HDRLEN, writeHeader } from '../../netlink/message';
+import { encodeStruct, viewOf, StructInput } from '../../netlink/struct';
 import { AF, IPPROTO, stateName, SOCK_DIAG_BY_FAMILY } from '../constants';
 import { requestMessage } from '../request';
 import type { BaseSocket, SocketProcess } from '../common/socket';
@@ -268,4 +268,29 @@ export function decodeInetMessage(b: Buffer, off: number, len: number, protocol:
   checkAttributes(inetDiagAttributes, b, o + MSG_SIZE, end);
   if (protocol < 0) protocol = protocolAttribute(b, o + MSG_SIZE, end) ?? 0;
   return new InetSocketView(b, o, end, af, protocol, PROTOCOL_BY_NUMBER[protocol] ?? 'raw') as unknown as InetSocket;
+}
+
+/** What {@link encodeInetMessage} writes: the fixed `inet_diag_msg` fields and the attributes. */
+export interface InetMessageInput {
+  msg: StructInput<typeof inetDiagMsg>;
+  attrs?: InetDiagAttributes & { unknown?: RawAttribute[] };
+  /** nlmsg_flags (default NLM_F_MULTI) and seq/pid of the header. */
+  flags?: number;
+  seq?: number;
+  pid?: number;
+}
+
+/**
+ * Encodes one inet reply message as the kernel sends it (header, `inet_diag_msg`,
+ * attributes) from the same tables the decoder uses: the inverse of {@link decodeInetMessage},
+ * used for fixtures, replay and round-trip tests.
+ */
+export function encodeInetMessage(input: InetMessageInput): Buffer {
+  const attrs = (input.attrs ?? {}) as Record<string, unknown>;
+  const body = MSG_SIZE + attributesSize(inetDiagAttributes, attrs);
+  const b = Buffer.alloc(NLMSG_HDRLEN + body);
+  writeHeader(b, { len: b.length, type: SOCK_DIAG_BY_FAMILY, flags: input.flags ?? NLM_F.MULTI, seq: input.seq ?? 0, pid: input.pid ?? 0 });
+  encodeStruct(inetDiagMsg, input.msg, b, NLMSG_HDRLEN);
+  emitAttributes(inetDiagAttributes, attrs, b, NLMSG_HDRLEN + MSG_SIZE);
+  return b;
 }
