@@ -65,7 +65,7 @@ async function* socketBatches(opts: ListOptions, stats: ListingStats): AsyncGene
     ? scanProcesses({ threads: typeof opts.processes === 'object' && opts.processes.threads === true })
     : undefined;
   processScan?.catch(() => undefined);
-  const channel = Channel.open(opts.netns === undefined ? {} : { netns: opts.netns });
+  const channel = Channel.open({ ...(opts.netns === undefined ? {} : { netns: opts.netns }), ...(opts.recvSize === undefined ? {} : { recvSize: opts.recvSize }) });
   const onAbort = (): void => channel.close();
   signal?.addEventListener('abort', onAbort, { once: true });
   const seen = new Set<bigint>();

@@ -25,6 +25,11 @@ export interface ListOptions {
   processes?: boolean | { threads?: boolean };
   /** Aborting closes the netlink socket at once and rejects with an `AbortError`. */
   signal?: AbortSignal;
+  /**
+   * Bytes offered to each receive (default 64 KiB). The kernel sizes its dump datagrams
+   * to what the reader takes, so smaller values mean more, smaller datagrams (tests use it).
+   */
+  recvSize?: number;
 }
 
 /** Per-listing counters, as attached to {@link SocketList}. */
