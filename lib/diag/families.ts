@@ -7,6 +7,13 @@ import type { MessageDecoder } from '../netlink/channel';
 import type { ErrorContext } from '../errors';
 import { AF, ProtocolName } from './constants';
 import { encodeInetRequest, decodeInetMessage, INET_PROTOCOLS, InetExtension, InetProtocolName } from './inet';
+import { encodeUnixRequest, decodeUnixMessage } from './unix';
+import { encodePacketRequest, decodePacketMessage } from './packet';
+import { encodeNetlinkRequest, decodeNetlinkMessage } from './netlink';
+import { encodeVsockRequest, decodeVsockMessage } from './vsock';
+import { encodeTipcRequest, decodeTipcMessage } from './tipc';
+import { encodeXdpRequest, decodeXdpMessage } from './xdp';
+import { STATE_NUMBERS } from './constants';
 import type { Socket } from './socket';
 
 /** What a plan needs to know from the caller's options. */
@@ -40,7 +47,21 @@ function inetPlanner(name: InetProtocolName): Planner {
     }));
 }
 
-const planners: Partial<Record<ProtocolName, Planner>> = {
+const CLOSED = 1 << STATE_NUMBERS.closed;
+
+/**
+ * A family whose sockets are always in state "closed" (packet, netlink, xdp) and whose
+ * requests take no state filter: dumped only when that state is asked for, as ss does.
+ */
+function statelessPlanner(family: string, request: () => Buffer, decode: DumpPlan['decode']): Planner {
+  return (input) => ((input.states & CLOSED) === 0 ? [] : [{ request: request(), decode, context: { operation: 'dump', family, protocol: family } }]);
+}
+
+function planner(family: string, request: (states: number) => Buffer, decode: DumpPlan['decode']): Planner {
+  return (input) => [{ request: request(input.states), decode, context: { operation: 'dump', family, protocol: family } }];
+}
+
+const planners: Readonly<Record<ProtocolName, Planner>> = {
   tcp: inetPlanner('tcp'),
   udp: inetPlanner('udp'),
   udplite: inetPlanner('udplite'),
@@ -48,19 +69,20 @@ const planners: Partial<Record<ProtocolName, Planner>> = {
   mptcp: inetPlanner('mptcp'),
   sctp: inetPlanner('sctp'),
   dccp: inetPlanner('dccp'),
+  unix: planner('unix', (states) => encodeUnixRequest({ states }), decodeUnixMessage),
+  packet: statelessPlanner('packet', () => encodePacketRequest(), decodePacketMessage),
+  netlink: statelessPlanner('netlink', () => encodeNetlinkRequest(), decodeNetlinkMessage),
+  vsock: planner('vsock', (states) => encodeVsockRequest({ states }), decodeVsockMessage),
+  tipc: planner('tipc', (states) => encodeTipcRequest({ states }), decodeTipcMessage),
+  xdp: statelessPlanner('xdp', () => encodeXdpRequest(), decodeXdpMessage),
 };
-
-/** Registers the planner of a non-inet family (each family module calls this). */
-export function registerPlanner(protocol: ProtocolName, planner: Planner): void {
-  planners[protocol] = planner;
-}
 
 /** Every socket kind, in the order listings visit them. */
 export const ALL_PROTOCOLS: readonly ProtocolName[] = ['tcp', 'udp', 'udplite', 'raw', 'mptcp', 'sctp', 'dccp', 'unix', 'packet', 'netlink', 'vsock', 'tipc', 'xdp'];
 
 /** The dumps that list sockets of `protocol`. */
 export function plansFor(protocol: ProtocolName, input: PlanInput): DumpPlan[] {
-  const planner = planners[protocol];
-  if (!planner) throw new TypeError(`unknown protocol: ${String(protocol)}`);
-  return planner(input);
+  const plan = planners[protocol];
+  if (!plan) throw new TypeError(`unknown protocol: ${String(protocol)}`);
+  return plan(input);
 }
