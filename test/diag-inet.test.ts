@@ -109,7 +109,7 @@ describe('inet decoder on built messages', () => {
     expect(s.info).toBeUndefined();
     // F2: unknown attributes survive raw; PAD is skipped.
     // 0x7ff0 carries NLA_F_NET_BYTEORDER (0x4000), which is a flag, not part of the type.
-    expect(s.unknown).toEqual([{ type: 0x3ff0, bytes: Buffer.from([1, 2, 3, 4]) }]);
+    expect(s.unknown).toEqual([{ type: 0x3ff0, flags: 0x4000, bytes: Buffer.from([1, 2, 3, 4]) }]);
     expect(Object.keys(plain(s))).not.toContain('_pad');
   });
 
@@ -124,7 +124,7 @@ describe('inet decoder on built messages', () => {
     const padAt = 88 + 12 + 8;
     const expected = Buffer.concat([GOLDEN.subarray(0, padAt), GOLDEN.subarray(padAt + 8)]);
     expected.writeUInt32LE(expected.length, 0);
-    expected.writeUInt16LE(0x3ff0, expected.length - 6);
+    expected.writeUInt16LE(0x7ff0, expected.length - 6);
     expect(re.toString('hex')).toBe(expected.toString('hex'));
     const decoded = decodeInetMessage(re, 0, re.length, 6);
     expect(plain(decoded)).toEqual(plain(s));
@@ -151,7 +151,7 @@ describe('inet decoder on built messages', () => {
     m.writeUInt32LE(m.length, 0);
     const s = decodeInetMessage(m, 0, m.length, 6);
     expect(s.cong).toBe('bbr');
-    expect(s.unknown).toEqual([{ type: 23, bytes: Buffer.from([9, 9, 9, 9]) }]);
+    expect(s.unknown).toEqual([{ type: 23, flags: 0x8000, bytes: Buffer.from([9, 9, 9, 9]) }]);
   });
 
   test('F3: tcp_info of any length decodes the fields present and keeps the rest raw', () => {

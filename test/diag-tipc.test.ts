@@ -336,8 +336,8 @@ describe('decodeTipcMessage: golden fixtures', () => {
   test('unknown attributes survive as { type, bytes }, at each level', () => {
     const inNest = decode(insideNest(GROUP_MEMBER, UNKNOWN_ATTRS))!;
     const expected = [
-      { type: 0x3ff0, bytes: Buffer.from([0xde, 0xad, 0xbe, 0xef]) },
-      { type: 23, bytes: Buffer.from([0x42]) },
+      { type: 0x3ff0, flags: 0x4000, bytes: Buffer.from([0xde, 0xad, 0xbe, 0xef]) },
+      { type: 23, flags: 0x8000, bytes: Buffer.from([0x42]) },
     ];
     expect(inNest.unknown).toEqual(expected);
     expect(inNest.unknownTopLevel).toBeUndefined();

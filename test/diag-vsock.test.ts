@@ -200,8 +200,8 @@ describe('decodeVsockMessage: golden fixtures', () => {
     const b = withAttributes(ESTABLISHED, UNKNOWN_ATTRS);
     const s = decodeVsockMessage(b, 0, b.length);
     expect(s.unknown).toEqual([
-      { type: 0x3ff0, bytes: Buffer.from([0xde, 0xad, 0xbe, 0xef]) },
-      { type: 23, bytes: Buffer.from([0x42]) },
+      { type: 0x3ff0, flags: 0x4000, bytes: Buffer.from([0xde, 0xad, 0xbe, 0xef]) },
+      { type: 23, flags: 0x8000, bytes: Buffer.from([0x42]) },
     ]);
     // The unknown payloads are copies: they do not alias the receive buffer.
     b.fill(0, 16 + 32);

@@ -284,8 +284,8 @@ describe('decodeXdpMessage: golden fixtures', () => {
     const b = withAttributes(FULL, UNKNOWN_ATTRS);
     const s = decodeXdpMessage(b, 0, b.length);
     expect(s.unknown).toEqual([
-      { type: 0x3ff0, bytes: Buffer.from([0xde, 0xad, 0xbe, 0xef]) },
-      { type: 23, bytes: Buffer.from([0x42]) },
+      { type: 0x3ff0, flags: 0x4000, bytes: Buffer.from([0xde, 0xad, 0xbe, 0xef]) },
+      { type: 23, flags: 0x8000, bytes: Buffer.from([0x42]) },
     ]);
     expect(s.uid).toBe(1000); // the known ones are still there
   });

@@ -4,7 +4,7 @@
  * @module
  */
 import { DecodeError } from '../errors';
-import { StructSpec, StructValue, StructInput, structDecoder, encodeStruct, knownSize } from './struct';
+import { StructSpec, StructValue, StructInput, structDecoder, encodeStruct, knownSize, fieldSize } from './struct';
 
 /** `NLA_F_NESTED | NLA_F_NET_BYTEORDER` are flags, not part of the type. */
 export const NLA_TYPE_MASK = 0x3fff;
@@ -53,6 +53,8 @@ export interface RawAttribute {
   type: number;
   /** A copy of the payload. */
   bytes: Buffer;
+  /** `NLA_F_NESTED` (0x8000) / `NLA_F_NET_BYTEORDER` (0x4000), when the attribute carried them. */
+  flags?: number;
 }
 
 /** A declared attribute table, indexed by type for the decoder. */
@@ -86,7 +88,7 @@ export function attr<const N extends string, V>(type: number, orig: string, name
 }
 
 /** A row that is recognised and skipped (padding). */
-export function padAttr(type: number, orig: string): AttrSpec<'_pad', undefined> {
+export function padAttr(type: number, orig: string): AttrSpec<'_pad', undefined> & { readonly skip: true } {
   return { type, orig, name: '_pad', codec: none, skip: true };
 }
 
@@ -136,8 +138,13 @@ export const codec = {
       minSize: spec.growable ? 0 : spec.size,
       decode: (b, o, n) => decode(b, o, n),
       size: (v) => {
+        if (!spec.growable) return spec.size;
         const tail = (v as { tail?: Buffer }).tail;
-        return knownSize(spec) + (spec.growable && tail ? tail.length : 0);
+        if (tail) return knownSize(spec) + tail.length;
+        // A short structure stays short: up to its last field present.
+        let end = 0;
+        for (const f of spec.fields) if ((v as Record<string, unknown>)[f.name] !== undefined) end = Math.max(end, f.offset + fieldSize(f));
+        return end;
       },
       emit: (v, b, o) => {
         encodeStruct(spec, v as StructInput<S>, b, o);
@@ -182,13 +189,15 @@ export function decodeAttributes(table: AttrTable, b: Buffer, off: number, end: 
   const byType = table.byType;
   while (off + NLA_HDRLEN <= end) {
     const len = b.readUInt16LE(off);
-    const type = b.readUInt16LE(off + 2) & NLA_TYPE_MASK;
+    const rawType = b.readUInt16LE(off + 2);
+    const type = rawType & NLA_TYPE_MASK;
     if (len < NLA_HDRLEN || off + len > end) {
       throw new DecodeError(`${table.name} attribute type ${type} has length ${len}, ${end - off} bytes left`, off, table.name);
     }
     const spec = byType[type];
     if (spec === undefined) {
       const raw: RawAttribute = { type, bytes: Buffer.from(b.subarray(off + NLA_HDRLEN, off + len)) };
+      if (rawType !== type) raw.flags = rawType & ~NLA_TYPE_MASK;
       const list = target.unknown as RawAttribute[] | undefined;
       if (list === undefined) target.unknown = [raw];
       else list.push(raw);
@@ -247,7 +256,7 @@ export function emitAttributes(table: AttrTable, values: Record<string, unknown>
     const v = values[r.name];
     if (v !== undefined) put(r.type, r.codec.size(v), (at) => r.codec.emit(v, b, at));
   }
-  for (const raw of (values.unknown as RawAttribute[] | undefined) ?? []) put(raw.type, raw.bytes.length, (at) => void raw.bytes.copy(b, at));
+  for (const raw of (values.unknown as RawAttribute[] | undefined) ?? []) put(raw.type | (raw.flags ?? 0), raw.bytes.length, (at) => void raw.bytes.copy(b, at));
   return off;
 }
 

@@ -127,7 +127,8 @@ export function decodeTipcMessage(b: Buffer, off: number, len: number): TipcSock
   let outer: RawAttribute[] | undefined;
   for (let at = p; at + NLA_HDRLEN <= end; ) {
     const alen = b.readUInt16LE(at);
-    const type = b.readUInt16LE(at + 2) & NLA_TYPE_MASK;
+    const rawType = b.readUInt16LE(at + 2);
+    const type = rawType & NLA_TYPE_MASK;
     if (alen < NLA_HDRLEN || at + alen > end) {
       throw new DecodeError(`${tipcAttributes.name} attribute type ${type} has length ${alen}, ${end - at} bytes left`, at, tipcAttributes.name);
     }
@@ -138,6 +139,7 @@ export function decodeTipcMessage(b: Buffer, off: number, len: number): TipcSock
       }
     } else {
       const raw: RawAttribute = { type, bytes: Buffer.from(b.subarray(at + NLA_HDRLEN, at + alen)) };
+      if (rawType !== type) raw.flags = rawType & ~NLA_TYPE_MASK;
       if (outer === undefined) outer = [raw];
       else outer.push(raw);
     }
