@@ -1,0 +1,70 @@
+/**
+ * The package as users get it: require and ESM import by name, and `npm pack` installed
+ * into an empty folder (addon, JS and types). Listings run in a private namespace.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { createNetns, describeRoot, Netns } from './helpers/netns';
+
+const root = path.join(__dirname, '..');
+const run = (cmd: string, args: string[], cwd: string, timeout = 300_000): ReturnType<typeof spawnSync> =>
+  spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout, env: { ...process.env, npm_config_loglevel: 'error' } });
+
+describeRoot('the package', () => {
+  let ns: Netns;
+  beforeAll(async () => {
+    ns = await createNetns();
+    // The built package is what CI tests (npm run build runs before npm test).
+    expect(existsSync(path.join(root, 'dist', 'index.js'))).toBe(true);
+  });
+  afterAll(() => ns?.destroy());
+
+  const listScript = (how: 'require' | 'import'): string =>
+    how === 'require'
+      ? `const { listSockets, streamSockets } = require('sockdiag'); listSockets({ netns: process.argv[1], protocols: ['tcp','unix'] }).then(s => { if (typeof streamSockets !== 'function') throw new Error('no streamSockets'); console.log('ok', Array.isArray(s), typeof s.duplicatesDropped); });`
+      : `import { listSockets, streamSockets } from 'sockdiag'; const s = await listSockets({ netns: process.argv[1], protocols: ['tcp','unix'] }); if (typeof streamSockets !== 'function') throw new Error('no streamSockets'); console.log('ok', Array.isArray(s), typeof s.duplicatesDropped);`;
+
+  test('require("sockdiag") and ESM import { listSockets } from "sockdiag" both work', () => {
+    const cjs = run(process.execPath, ['-e', listScript('require'), ns.name], root);
+    expect(cjs.stderr).toBe('');
+    expect(cjs.stdout).toBe('ok true number\n');
+    const esm = run(process.execPath, ['--input-type=module', '-e', listScript('import'), ns.name], root);
+    expect(esm.stderr).toBe('');
+    expect(esm.stdout).toBe('ok true number\n');
+  });
+
+  test('npm pack → install into an empty folder → require works, with types and a prebuild', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sockdiag-pack-'));
+    try {
+      const pack = run('npm', ['pack', '--pack-destination', dir], root, 600_000);
+      expect(pack.status).toBe(0);
+      const tgz = readdirSync(dir).find((f) => f.endsWith('.tgz'));
+      expect(tgz).toBeDefined();
+      const listing = run('tar', ['-tzf', path.join(dir, tgz as string)], dir);
+      const files = String(listing.stdout).split('\n');
+      expect(files).toContain('package/dist/index.d.ts');
+      expect(files).toContain('package/prebuilds/linux-x64/sockdiag.node');
+      expect(files).toContain('package/native/channel.cc');
+      expect(files.some((f) => f.startsWith('package/test/'))).toBe(false);
+      const app = path.join(dir, 'app');
+      run('mkdir', ['-p', app], dir);
+      writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
+      const inst = run('npm', ['install', '--no-audit', '--no-fund', path.join(dir, tgz as string)], app, 600_000);
+      expect(inst.status).toBe(0);
+      // Loaded from the prebuild (no compiler run, no build/ folder in the installed package).
+      expect(existsSync(path.join(app, 'node_modules', 'sockdiag', 'build'))).toBe(false);
+      const use = run(process.execPath, ['-e', listScript('require'), ns.name], app);
+      expect(use.stderr).toBe('');
+      expect(use.stdout).toBe('ok true number\n');
+      writeFileSync(path.join(app, 'use.ts'), `import { listSockets, Socket, TcpSocket } from 'sockdiag';\nconst p: Promise<Socket[]> = listSockets({ protocols: ['tcp'] });\nvoid p.then((s) => s.filter((x): x is TcpSocket => x.protocol === 'tcp').map((t) => t.info?.rttUs));\n`);
+      writeFileSync(path.join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, module: 'node16', moduleResolution: 'node16', target: 'ES2022', noEmit: true, types: ['node'], typeRoots: [path.join(root, 'node_modules', '@types')] }, files: ['use.ts'] }));
+      const tsc = run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', app], app);
+      expect(String(tsc.stdout) + String(tsc.stderr)).toBe('');
+      expect(tsc.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 900_000);
+});
