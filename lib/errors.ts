@@ -76,7 +76,7 @@ export class DecodeError extends SockdiagError {
     this.structName = structName;
   }
 }
-Object.defineProperty(DecodeError.prototype, 'name', { value: 'SockDiagDecodeError', enumerable: false, writable: true, configurable: true });
+Object.defineProperty(DecodeError.prototype, 'name', { value: 'DecodeError', enumerable: false, writable: true, configurable: true });
 
 /** An operation was aborted through an `AbortSignal`, shaped like Node's `AbortError`. */
 export class AbortError extends Error {

@@ -17,6 +17,7 @@ export function structArray<S extends StructSpec>(spec: S): AttrCodec<StructValu
   const decode = structDecoder(spec);
   const size = spec.size;
   return {
+    minSize: 0,
     decode: (b, o, n) => {
       if (n % size !== 0) {
         throw new DecodeError(`array of struct ${spec.name} has ${n} bytes, not a multiple of ${size}`, o, spec.name);
@@ -44,6 +45,7 @@ export type FlagSet<B extends Readonly<Record<string, number>>> = { raw: number 
 export function u32Flags<const B extends Readonly<Record<string, number>>>(name: string, bits: B): AttrCodec<FlagSet<B>> {
   const entries = Object.entries(bits);
   return {
+    minSize: 4,
     decode: (b, o, n) => {
       if (n < 4) throw new DecodeError(`attribute ${name} needs 4 bytes, got ${n}`, o, name);
       const raw = b.readUInt32LE(o);
