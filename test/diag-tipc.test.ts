@@ -550,7 +550,7 @@ describe('encodeTipcRequest', () => {
     const b = encodeTipcRequest({ states: ['established', 'listening', 'closed'] });
     expect(b.subarray(20, 24).toString('hex')).toBe('82040000'); // (1 << 1) | (1 << 7) | (1 << 10)
     expect(encodeTipcRequest({ states: 0x400 }).subarray(20, 24).toString('hex')).toBe('00040000');
-    expect(() => encodeTipcRequest({ states: 0.5 })).toThrow(TypeError);
+    expect(() => encodeTipcRequest({ states: 0.5 })).toThrow(RangeError);
     expect(() => encodeTipcRequest({ states: ['nope' as 'closed'] })).toThrow(TypeError);
   });
 });

@@ -366,9 +366,9 @@ describe('encodeVsockRequest', () => {
     expect(encodeVsockRequest({ states: [] }).subarray(20, 24).toString('hex')).toBe('00000000');
   });
 
-  test('bad state masks are a TypeError', () => {
-    expect(() => encodeVsockRequest({ states: -1 })).toThrow(TypeError);
-    expect(() => encodeVsockRequest({ states: 2 ** 32 })).toThrow(TypeError);
+  test('a mask out of range is a RangeError, an unknown name a TypeError', () => {
+    expect(() => encodeVsockRequest({ states: -1 })).toThrow(RangeError);
+    expect(() => encodeVsockRequest({ states: 2 ** 32 })).toThrow(RangeError);
     expect(() => encodeVsockRequest({ states: ['bogus' as 'established'] })).toThrow(TypeError);
   });
 });

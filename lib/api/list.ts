@@ -4,7 +4,7 @@
  */
 import { Channel, runDump, DumpStats } from '../netlink/channel';
 import { AbortError, NotSupportedError, SockdiagError } from '../errors';
-import { AF, ALL_STATES_MASK, ProtocolName, STATE_NUMBERS } from '../diag/constants';
+import { AF, ProtocolName, stateMask } from '../diag/constants';
 import { ALL_PROTOCOLS, plansFor, PlanInput } from '../diag/families';
 import type { Socket } from '../diag/socket';
 import { scanProcesses, ProcessMap } from '../proc/processes';
@@ -16,17 +16,6 @@ export type SocketList = Socket[] & ListingStats;
 // Protocols this kernel refused recently (no diag module): skipped in default listings.
 const unsupportedUntil = new Map<ProtocolName, number>();
 const UNSUPPORTED_TTL_MS = 60_000;
-
-function stateMask(states: ListOptions['states']): number {
-  if (states === undefined) return ALL_STATES_MASK;
-  let m = 0;
-  for (const s of states) {
-    const n = STATE_NUMBERS[s];
-    if (n === undefined) throw new TypeError(`unknown socket state: ${String(s)}`);
-    m |= 1 << n;
-  }
-  return m >>> 0;
-}
 
 function planInput(opts: ListOptions): PlanInput {
   const fams = opts.families ?? ['inet', 'inet6'];

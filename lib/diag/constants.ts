@@ -101,6 +101,25 @@ export function stateName(n: number): SocketState {
 /** Bit mask of every state, as `ss -a` asks. */
 export const ALL_STATES_MASK = 0xffffffff;
 
+/**
+ * The request bit mask (`1 << state`) for a list of state names, or a mask given as a
+ * number (checked); undefined means every state.
+ */
+export function stateMask(states: number | readonly SocketState[] | undefined): number {
+  if (states === undefined) return ALL_STATES_MASK;
+  if (typeof states === 'number') {
+    if (!Number.isInteger(states) || states < 0 || states > 0xffffffff) throw new RangeError(`states mask out of range: ${states}`);
+    return states;
+  }
+  let mask = 0;
+  for (const name of states) {
+    const n = STATE_NUMBERS[name];
+    if (n === undefined) throw new TypeError(`unknown socket state: ${String(name)}`);
+    mask |= 1 << n;
+  }
+  return mask >>> 0;
+}
+
 /** Socket types (SOCK_*), used by unix, packet, vsock and tipc. */
 export const SOCK_TYPE_NAMES: Readonly<Record<number, SocketTypeName>> = {
   1: 'stream',

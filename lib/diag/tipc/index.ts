@@ -13,7 +13,7 @@ import { defineStruct, encodeStruct } from '../../netlink/struct';
 import { checkMessage } from '../../netlink/fixed-message';
 import { NLMSG_HDRLEN, NLM_F, writeHeader } from '../../netlink/message';
 import { DecodeError } from '../../errors';
-import { AF, SOCK_DIAG_BY_FAMILY, ALL_STATES_MASK, STATE_NUMBERS, SocketState } from '../constants';
+import { AF, SOCK_DIAG_BY_FAMILY, SocketState, stateMask } from '../constants';
 import { requestMessage } from '../request';
 import type { BaseSocket } from '../common/socket';
 import { tipcAttributes, tipcSockAttributes, TIPC_NLA_SOCK, TipcType, TipcConnection, TipcSockStats, TipcGroup } from './attributes';
@@ -81,21 +81,6 @@ export interface TipcRequestOptions {
    * Default: every state. (`ss` asks for established, listening and closed only.)
    */
   states?: number | readonly SocketState[];
-}
-
-function stateMask(states: number | readonly SocketState[] | undefined): number {
-  if (states === undefined) return ALL_STATES_MASK;
-  if (typeof states === 'number') {
-    if (!Number.isInteger(states) || states < 0 || states > 0xffffffff) throw new TypeError(`states mask ${states} is not a 32-bit unsigned integer`);
-    return states;
-  }
-  let mask = 0;
-  for (const name of states) {
-    const n = STATE_NUMBERS[name];
-    if (n === undefined) throw new TypeError(`unknown socket state ${JSON.stringify(name)}`);
-    mask |= 1 << n;
-  }
-  return mask >>> 0;
 }
 
 /**

@@ -8,7 +8,7 @@ import { NLM_F } from '../../netlink/message';
 import { checkMessage, encodeMessage, ReplyHeaderOptions } from '../../netlink/fixed-message';
 import { fieldAt } from '../../netlink/offsets';
 import { encodeStruct } from '../../netlink/struct';
-import { AF, ALL_STATES_MASK, SOCK_DIAG_BY_FAMILY, STATE_NUMBERS, SocketState, stateName } from '../constants';
+import { AF, ALL_STATES_MASK, SOCK_DIAG_BY_FAMILY, STATE_NUMBERS, SocketState, stateName, stateMask } from '../constants';
 import type { BaseSocket } from '../common/socket';
 import type { SkMeminfo } from '../common/skmeminfo';
 import { requestMessage } from '../request';
@@ -121,22 +121,6 @@ export interface UnixRequestOptions {
   show?: number;
 }
 
-/** Turns state names or a mask into the kernel's state bit mask. */
-export function unixStateMask(states: number | readonly SocketState[] | undefined): number {
-  if (states === undefined) return ALL_STATES_MASK;
-  if (typeof states === 'number') {
-    if (!Number.isInteger(states) || states < 0 || states > 0xffffffff) throw new RangeError(`states mask out of range: ${states}`);
-    return states;
-  }
-  let mask = 0;
-  for (const name of states) {
-    const n = STATE_NUMBERS[name];
-    if (n === undefined) throw new TypeError(`unknown socket state: ${String(name)}`);
-    mask |= 1 << n;
-  }
-  return mask >>> 0;
-}
-
 function showMask(show: number | undefined, all: number): number {
   if (show === undefined) return all;
   if (!Number.isInteger(show) || show < 0 || show > 0xffffffff) throw new RangeError(`show mask out of range: ${show}`);
@@ -145,7 +129,7 @@ function showMask(show: number | undefined, all: number): number {
 
 /** A `SOCK_DIAG_BY_FAMILY` dump request (`NLM_F_REQUEST | NLM_F_DUMP`, seq 0) for unix sockets. */
 export function encodeUnixRequest(opts: UnixRequestOptions = {}): Buffer {
-  const states = unixStateMask(opts.states);
+  const states = stateMask(opts.states);
   const show = showMask(opts.show, UDIAG_SHOW_ALL);
   return requestMessage(unixDiagReq.size, (b, o) => encodeStruct(unixDiagReq, { family: AF.UNIX, states, show }, b, o));
 }

@@ -12,7 +12,7 @@ import { defineAttributes, decodeAttributes, AttrContext } from '../../netlink/a
 import { fieldAt } from '../../netlink/offsets';
 import { checkMessage, encodeMessage } from '../../netlink/fixed-message';
 import { DecodeError } from '../../errors';
-import { AF, SOCK_DIAG_BY_FAMILY, ALL_STATES_MASK, STATE_NUMBERS, SocketState, stateName } from '../constants';
+import { AF, SOCK_DIAG_BY_FAMILY, STATE_NUMBERS, SocketState, stateName, stateMask } from '../constants';
 import { requestMessage } from '../request';
 import type { BaseSocket } from '../common/socket';
 
@@ -108,21 +108,6 @@ export interface VsockRequestOptions {
    * Default: every state (what `ss -a` asks).
    */
   states?: number | readonly SocketState[];
-}
-
-function stateMask(states: number | readonly SocketState[] | undefined): number {
-  if (states === undefined) return ALL_STATES_MASK;
-  if (typeof states === 'number') {
-    if (!Number.isInteger(states) || states < 0 || states > 0xffffffff) throw new TypeError(`states mask ${states} is not a 32-bit unsigned integer`);
-    return states;
-  }
-  let mask = 0;
-  for (const name of states) {
-    const n = STATE_NUMBERS[name];
-    if (n === undefined) throw new TypeError(`unknown socket state ${JSON.stringify(name)}`);
-    mask |= 1 << n;
-  }
-  return mask >>> 0;
 }
 
 /**
