@@ -3,9 +3,9 @@
  * DCCP sockets over IPv4 and IPv6.
  * @module
  */
-import { decodeAttributes, checkAttributes, align4, NLA_HDRLEN, attributesSize, emitAttributes, RawAttribute } from '../../netlink/attributes';
+import { decodeAttributes, checkAttributes, align4, NLA_HDRLEN, RawAttribute } from '../../netlink/attributes';
 import { DecodeError } from '../../errors';
-import { NLMSG_HDRLEN, writeHeader } from '../../netlink/message';
+import { checkMessage, encodeMessage } from '../../netlink/fixed-message';
 import { encodeStruct, viewOf, StructInput } from '../../netlink/struct';
 import { AF, IPPROTO, stateName, SOCK_DIAG_BY_FAMILY } from '../constants';
 import { requestMessage } from '../request';
@@ -259,9 +259,8 @@ function protocolAttribute(b: Buffer, off: number, end: number): number | undefi
  * Throws {@link DecodeError} on malformed bytes.
  */
 export function decodeInetMessage(b: Buffer, off: number, len: number, protocol: number): InetSocket {
-  const o = off + NLMSG_HDRLEN;
+  const o = checkMessage(b, off, len, MSG_SIZE, inetDiagMsg.name);
   const end = off + len;
-  if (end - o < MSG_SIZE) throw new DecodeError(`inet_diag_msg needs ${MSG_SIZE} bytes, got ${end - o}`, o, 'inet_diag_msg');
   const af = b[o + M.family];
   if (af !== AF.INET && af !== AF.INET6) throw new DecodeError(`idiag_family ${af} is not AF_INET or AF_INET6`, o, 'inet_diag_msg');
   // Framing is checked now so that malformed messages fail here, not on first access.
@@ -286,11 +285,6 @@ export interface InetMessageInput {
  * used for fixtures, replay and round-trip tests.
  */
 export function encodeInetMessage(input: InetMessageInput): Buffer {
-  const attrs = (input.attrs ?? {}) as Record<string, unknown>;
-  const body = MSG_SIZE + attributesSize(inetDiagAttributes, attrs);
-  const b = Buffer.alloc(NLMSG_HDRLEN + body);
-  writeHeader(b, { len: b.length, type: SOCK_DIAG_BY_FAMILY, flags: input.flags ?? NLM_F.MULTI, seq: input.seq ?? 0, pid: input.pid ?? 0 });
-  encodeStruct(inetDiagMsg, input.msg, b, NLMSG_HDRLEN);
-  emitAttributes(inetDiagAttributes, attrs, b, NLMSG_HDRLEN + MSG_SIZE);
-  return b;
+  const header = { type: SOCK_DIAG_BY_FAMILY, flags: input.flags ?? NLM_F.MULTI, seq: input.seq ?? 0, pid: input.pid ?? 0 };
+  return encodeMessage(header, inetDiagMsg, input.msg, inetDiagAttributes, (input.attrs ?? {}) as Record<string, unknown>);
 }
