@@ -246,6 +246,20 @@ class Channel : public Napi::ObjectWrap<Channel> {
       leftoverErr_ = 0;
       return d.Promise();
     }
+    // A batch received ahead of time settles this read at once.
+    Batch* ready = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ready = ready_;
+      ready_ = nullptr;
+      if (ready == nullptr) wanted_ = true;
+    }
+    if (ready != nullptr) {
+      cv_.notify_one();
+      Napi::Promise::Deferred d = Napi::Promise::Deferred::New(env);
+      Settle(env, ready, d);
+      return d.Promise();
+    }
     deferred_ = std::make_unique<Napi::Promise::Deferred>(env);
     pending_ = true;
     if (!thread_.joinable()) {
@@ -254,10 +268,6 @@ class Channel : public Napi::ObjectWrap<Channel> {
       thread_ = std::thread(&Channel::ReceiveLoop, this);
     }
     tsfn_.Ref(env);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      wanted_ = true;
-    }
     cv_.notify_one();
     return deferred_->Promise();
   }
@@ -291,22 +301,40 @@ class Channel : public Napi::ObjectWrap<Channel> {
       thread_.join();
       tsfn_.Release();
     }
+    if (ready_ != nullptr) {
+      free(ready_->data);
+      delete ready_;
+      ready_ = nullptr;
+    }
     ::close(fd_);
     ::close(wakeFd_);
     fd_ = -1;
     wakeFd_ = -1;
   }
 
+  // Receives one batch when JS asks, then one more ahead while JS decodes the last
+  // (so the kernel's dump work overlaps ours); never more than one batch is held.
   void ReceiveLoop() {
     for (;;) {
       {
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [this] { return wanted_ || stopping_; });
+        cv_.wait(lock, [this] { return stopping_ || (ready_ == nullptr && (wanted_ || delivered_)); });
         if (stopping_) return;
-        wanted_ = false;
       }
       Batch* batch = ReceiveBatch();
       if (batch == nullptr) return;  // stopping
+      bool deliverNow = false;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (wanted_) {
+          wanted_ = false;
+          deliverNow = true;
+        } else {
+          ready_ = batch;
+        }
+        delivered_ = true;
+      }
+      if (!deliverNow) continue;
       napi_status st = tsfn_.NonBlockingCall(batch, [this](Napi::Env env, Napi::Function, Batch* b) { Deliver(env, b); });
       if (st != napi_ok) {
         free(batch->data);
@@ -369,22 +397,29 @@ class Channel : public Napi::ObjectWrap<Channel> {
   }
 
   void Deliver(Napi::Env env, Batch* b) {
-    std::unique_ptr<Batch> owner(b);
     if (!pending_ || fd_ < 0) {  // closed while the batch was on its way
       free(b->data);
+      delete b;
       return;
     }
     pending_ = false;
     tsfn_.Unref(env);
     std::unique_ptr<Napi::Promise::Deferred> d = std::move(deferred_);
+    Settle(env, b, *d);
+  }
+
+  // Resolves `d` with the batch's datagrams (or rejects it with the batch's error);
+  // an error that came after some datagrams is kept for the next read. Frees `b`.
+  void Settle(Napi::Env env, Batch* b, Napi::Promise::Deferred& d) {
+    std::unique_ptr<Batch> owner(b);
     if (b->truncated && b->offsets.empty()) {
       free(b->data);
-      d->Reject(TruncatedError(env).Value());
+      d.Reject(TruncatedError(env).Value());
       return;
     }
     if (b->err != 0 && b->offsets.empty()) {
       free(b->data);
-      d->Reject(SystemError(env, b->err, b->errSyscall).Value());
+      d.Reject(SystemError(env, b->err, b->errSyscall).Value());
       return;
     }
     Napi::Object out = Napi::Object::New(env);
@@ -406,12 +441,11 @@ class Channel : public Napi::ObjectWrap<Channel> {
     out.Set("lengths", lengths);
     out.Set("senders", senders);
     out.Set("groups", groups);
-    // An error or truncation after some datagrams: deliver those first, report it next.
     if (b->truncated || b->err != 0) {
       leftoverErr_ = b->truncated ? -1 : b->err;
       leftoverSyscall_ = b->errSyscall;
     }
-    d->Resolve(out);
+    d.Resolve(out);
   }
 
   int fd_ = -1;
@@ -422,7 +456,9 @@ class Channel : public Napi::ObjectWrap<Channel> {
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;
-  bool wanted_ = false;
+  bool wanted_ = false;     // JS has a read pending (guarded by mu_)
+  bool delivered_ = false;  // a first batch went out: read ahead from now on (guarded by mu_)
+  Batch* ready_ = nullptr;  // a batch received ahead, waiting for read() (guarded by mu_)
   bool stopping_ = false;
   bool pending_ = false;
   int leftoverErr_ = 0;

@@ -10,6 +10,30 @@ import type { Socket } from '../diag/socket';
 import { scanProcesses, ProcessMap } from '../proc/processes';
 import type { ListOptions, ListingStats } from './options';
 
+/**
+ * The cookies seen so far in a listing. Cookies count sockets since boot and stay far below
+ * 2^53, so they are kept as numbers (hashing numbers is several times cheaper than bigints);
+ * any larger cookie goes to a bigint set, so no two cookies can ever collide.
+ */
+class CookieSet {
+  private readonly small = new Set<number>();
+  private readonly large = new Set<bigint>();
+
+  /** Adds a cookie; false when it was already there. */
+  add(cookie: bigint): boolean {
+    if (cookie <= MAX_SAFE) {
+      const n = Number(cookie);
+      if (this.small.has(n)) return false;
+      this.small.add(n);
+      return true;
+    }
+    if (this.large.has(cookie)) return false;
+    this.large.add(cookie);
+    return true;
+  }
+}
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** An array of sockets that also carries the listing's {@link ListingStats}. */
 export type SocketList = Socket[] & ListingStats;
 
@@ -57,7 +81,7 @@ async function* socketBatches(opts: ListOptions, stats: ListingStats): AsyncGene
   const channel = Channel.open({ ...(opts.netns === undefined ? {} : { netns: opts.netns }), ...(opts.recvSize === undefined ? {} : { recvSize: opts.recvSize }) });
   const onAbort = (): void => channel.close();
   signal?.addEventListener('abort', onAbort, { once: true });
-  const seen = new Set<bigint>();
+  const seen = new CookieSet();
   let owners: ProcessMap | undefined;
   try {
     // A stream waits for the walk before its first socket (listSockets attaches owners at the end instead).
@@ -74,11 +98,10 @@ async function* socketBatches(opts: ListOptions, stats: ListingStats): AsyncGene
           for await (const batch of runDump(channel, plan.request, plan.decode, plan.context, dumpStats, signal)) {
             const out: Socket[] = [];
             for (const s of batch) {
-              if (seen.has(s.cookie)) {
+              if (!seen.add(s.cookie)) {
                 stats.duplicatesDropped++;
                 continue;
               }
-              seen.add(s.cookie);
               if (owners) {
                 const p = owners.lookup(s.inode);
                 if (p !== undefined) s.processes = p;

@@ -216,19 +216,34 @@ export function decodeAttributes(table: AttrTable, b: Buffer, off: number, end: 
  * defer payload decoding yet still reject malformed messages up front.
  */
 export function checkAttributes(table: AttrTable, b: Buffer, off: number, end: number): void {
-  const byType = table.byType;
+  const mins = minSizes(table);
+  // Byte reads: this runs once per socket of every dump.
   while (off + NLA_HDRLEN <= end) {
-    const len = b.readUInt16LE(off);
-    const type = b.readUInt16LE(off + 2) & NLA_TYPE_MASK;
+    const len = b[off] | (b[off + 1] << 8);
+    const type = (b[off + 2] | (b[off + 3] << 8)) & NLA_TYPE_MASK;
     if (len < NLA_HDRLEN || off + len > end) {
       throw new DecodeError(`${table.name} attribute type ${type} has length ${len}, ${end - off} bytes left`, off, table.name);
     }
-    const min = byType[type]?.codec.minSize;
-    if (min !== undefined && len - NLA_HDRLEN < min) {
-      throw new DecodeError(`${table.name} attribute ${byType[type]?.orig} needs ${min} bytes, got ${len - NLA_HDRLEN}`, off, table.name);
+    if (type < mins.length && len - NLA_HDRLEN < mins[type]) {
+      throw new DecodeError(`${table.name} attribute ${table.byType[type]?.orig} needs ${mins[type]} bytes, got ${len - NLA_HDRLEN}`, off, table.name);
     }
-    off += align4(len);
+    off += (len + 3) & ~3;
   }
+}
+
+const minSizeCache = new WeakMap<AttrTable, Uint16Array>();
+
+/** Minimum payload size of each attribute type of a table (0 where any size goes). */
+function minSizes(table: AttrTable): Uint16Array {
+  let m = minSizeCache.get(table);
+  if (m === undefined) {
+    m = new Uint16Array(table.byType.length);
+    table.byType.forEach((spec, type) => {
+      if (spec?.codec.minSize) (m as Uint16Array)[type] = spec.codec.minSize;
+    });
+    minSizeCache.set(table, m);
+  }
+  return m;
 }
 
 /** Encoded length of the attributes present in `values` (known names, then `unknown`). */
