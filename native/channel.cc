@@ -26,6 +26,8 @@
 #define NETLINK_EXT_ACK 11
 #endif
 
+Napi::Value ScanProcSockets(const Napi::CallbackInfo& info);  // procscan.cc
+
 namespace {
 
 // Dump datagrams are capped at 32 KiB by the kernel; twice that leaves room.
@@ -469,6 +471,7 @@ class Channel : public Napi::ObjectWrap<Channel> {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Channel", Channel::Init(env));
+  exports.Set("scanProcSockets", Napi::Function::New(env, ScanProcSockets, "scanProcSockets"));
   return exports;
 }
 

@@ -41,6 +41,8 @@ export interface NativeChannel {
 
 interface Binding {
   Channel: new (options?: NativeChannelOptions) => NativeChannel;
+  /** One walk of /proc: every fd that is a socket, as parallel arrays. */
+  scanProcSockets(procRoot: string, threads: boolean): Promise<{ inodes: Float64Array; pids: Int32Array; tids: Int32Array; fds: Int32Array }>;
 }
 
 let binding: Binding | undefined;

@@ -1,11 +1,13 @@
 /**
  * Which processes hold which sockets (`ss -p`, `ss -T`). There is no kernel API for it:
- * socket inodes are matched against the `socket:[N]` links of /proc/PID/fd. The walk runs
- * once per listing on a worker thread, so the dump proceeds on the main thread meanwhile.
+ * socket inodes are matched against the `socket:[N]` links of /proc/PID/fd. The addon
+ * walks /proc once on a pool thread (the readlinks are the whole cost); here the result
+ * becomes an inode → processes map, and command names are read for the owners only.
  * @module
  */
-import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { readFileSync } from 'node:fs';
+import { nativeBinding } from '../netlink/binding';
+import { fromNativeError } from '../errors';
 import type { SocketProcess } from '../diag/common/socket';
 
 /** Options of {@link scanProcesses}. */
@@ -16,37 +18,39 @@ export interface ProcessScanOptions {
   procRoot?: string;
 }
 
-interface ScanResult {
-  count: number;
+/** What the addon's walk returns: one row per socket descriptor found. */
+export interface ProcScanResult {
   inodes: Float64Array;
   pids: Int32Array;
-  fds: Int32Array;
   tids: Int32Array;
-  commands: Record<number, string>;
+  fds: Int32Array;
 }
 
 /** The socket owners found by one walk, looked up by inode. */
 export class ProcessMap {
   private readonly index = new Map<number, number | number[]>();
-  private readonly r: ScanResult;
-  private readonly threads: boolean;
+  private readonly commands = new Map<number, string>();
 
-  /** @internal */
-  constructor(r: ScanResult, threads: boolean) {
-    this.r = r;
-    this.threads = threads;
-    for (let i = 0; i < r.count; i++) {
+  /** @internal Built by {@link scanProcesses}. */
+  constructor(
+    private readonly r: ProcScanResult,
+    private readonly threads: boolean,
+    procRoot: string,
+  ) {
+    for (let i = 0; i < r.inodes.length; i++) {
       const ino = r.inodes[i];
       const prev = this.index.get(ino);
       if (prev === undefined) this.index.set(ino, i);
       else if (typeof prev === 'number') this.index.set(ino, [prev, i]);
       else prev.push(i);
+      const pid = r.pids[i];
+      if (!this.commands.has(pid)) this.commands.set(pid, commandOf(procRoot, pid));
     }
   }
 
   /** Number of socket file descriptors found. */
   get size(): number {
-    return this.r.count;
+    return this.r.inodes.length;
   }
 
   /** The processes holding the socket with this inode (undefined when none was found). */
@@ -59,47 +63,31 @@ export class ProcessMap {
 
   private entry(i: number): SocketProcess {
     const pid = this.r.pids[i];
-    const p: SocketProcess = { pid, command: this.r.commands[pid] ?? '', fd: this.r.fds[i] };
+    const p: SocketProcess = { pid, command: this.commands.get(pid) ?? '', fd: this.r.fds[i] };
     if (this.threads) p.tid = this.r.tids[i];
     return p;
   }
 }
 
-let worker: Worker | undefined;
-let nextId = 1;
-const pending = new Map<number, { resolve: (r: ScanResult) => void; reject: (e: Error) => void }>();
-
-function getWorker(): Worker {
-  if (worker) return worker;
-  const w = new Worker(path.join(__dirname, 'scan-worker.js'));
-  w.unref();
-  w.on('message', (m: { id: number; result?: ScanResult; error?: string }) => {
-    const p = pending.get(m.id);
-    if (!p) return;
-    pending.delete(m.id);
-    if (pending.size === 0) w.unref();
-    if (m.error !== undefined) p.reject(new Error(`process scan failed: ${m.error}`));
-    else p.resolve(m.result as ScanResult);
-  });
-  const fail = (err: Error): void => {
-    worker = undefined;
-    for (const p of pending.values()) p.reject(err);
-    pending.clear();
-  };
-  w.on('error', fail);
-  w.on('exit', (code) => fail(new Error(`process scan worker exited with code ${code}`)));
-  worker = w;
-  return w;
+/** comm: the text between the first '(' and the last ')' of /proc/PID/stat ('' once the process is gone). */
+function commandOf(procRoot: string, pid: number): string {
+  try {
+    const stat = readFileSync(`${procRoot}/${pid}/stat`, 'latin1');
+    return stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+  } catch {
+    return '';
+  }
 }
 
 /** Walks /proc once (off the main thread) and returns the inode → processes map. */
-export function scanProcesses(options: ProcessScanOptions = {}): Promise<ProcessMap> {
-  const w = getWorker();
-  const id = nextId++;
+export async function scanProcesses(options: ProcessScanOptions = {}): Promise<ProcessMap> {
+  const procRoot = options.procRoot ?? '/proc';
   const threads = options.threads ?? false;
-  return new Promise<ScanResult>((resolve, reject) => {
-    pending.set(id, { resolve, reject });
-    w.ref();
-    w.postMessage({ id, threads, procRoot: options.procRoot ?? '/proc' });
-  }).then((r) => new ProcessMap(r, threads));
+  let r: ProcScanResult;
+  try {
+    r = await nativeBinding().scanProcSockets(procRoot, threads);
+  } catch (err) {
+    throw fromNativeError(err, { operation: 'process scan' });
+  }
+  return new ProcessMap(r, threads, procRoot);
 }
