@@ -16,7 +16,7 @@ describeRoot('the package', () => {
   let ns: Netns;
   beforeAll(async () => {
     ns = await createNetns();
-    // The built package is what CI tests (npm run build runs before npm test).
+    // The built package is what CI tests (npm run compile runs before npm test).
     expect(existsSync(path.join(root, 'dist', 'index.js'))).toBe(true);
   });
   afterAll(() => ns?.destroy());

@@ -1,0 +1,495 @@
+/**
+ * Private network namespaces for tests, and the socket population that lives in them.
+ *
+ * HARD RULE: tests never touch the host's sockets. Everything that creates, lists or
+ * kills sockets does it inside a namespace made here (`sd-<pid>-<n>`, loopback only),
+ * which {@link Netns.destroy} removes after killing whatever runs inside it.
+ */
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import * as path from 'node:path';
+
+/** Outcome of a command run inside a namespace. */
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  /** Exit status; null when killed by a signal. */
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  /** Pid of the child (`ip netns exec` execs the command, so it is the command's pid too). */
+  pid: number | undefined;
+}
+
+export interface ExecOptions {
+  /** Written to stdin, which is then closed. */
+  input?: string;
+  /** Kill the command (SIGKILL) after this many ms; default 30 000. */
+  timeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+  /** Reject when the command exits non-zero or is killed. */
+  check?: boolean;
+}
+
+export type PopulationKind = 'tcp' | 'udp' | 'unix' | 'packet' | 'netlink' | 'mptcp' | 'raw';
+
+/** What population.py is asked to build. */
+export interface PopulationSpec {
+  /** Default: all but 'raw' (this kernel has no raw_diag). */
+  kinds?: PopulationKind[];
+  /** Extra established TCP pairs on loopback (e.g. 2000); default 0. */
+  extraTcpPairs?: number;
+  /** Family of those pairs; default 'inet'. */
+  extraFamily?: 'inet' | 'inet6';
+  /** Directory for filesystem unix sockets; default: a fresh one under /tmp, removed at exit. */
+  unixDir?: string;
+  /** Kill the population if it has not printed its JSON line by then; default 60 000 ms. */
+  timeoutMs?: number;
+}
+
+export interface PopAddress {
+  address: string;
+  port: number;
+}
+
+/** One socket the population made, as it described it. */
+export interface PopSocket {
+  /** Unique name, e.g. 'tcp4-queued-server', 'unix-stream-path-listen'. */
+  name: string;
+  kind: PopulationKind;
+  family: 'inet' | 'inet6' | 'unix' | 'packet' | 'netlink';
+  type: 'stream' | 'dgram' | 'seqpacket' | 'raw';
+  /** SO_PROTOCOL (6 tcp, 17 udp, 262 mptcp, the ethertype for packet, the netlink protocol, …). */
+  protocol: number;
+  /** The state it should be in, by the names `ss` filters use. */
+  state: string;
+  /** Its fd in the population process; null for sockets the process no longer holds (TIME-WAIT, SYN-RECV). */
+  fd: number | null;
+  /** SO_COOKIE; null when unknown (a SYN-RECV request socket). */
+  cookie: bigint | null;
+  /** Socket inode; 0 when not attached to a file (TIME-WAIT, SYN-RECV). */
+  inode: number;
+  local?: PopAddress;
+  remote?: PopAddress;
+  /** unix: bound name ('@…' for abstract), null when unnamed. */
+  path?: string | null;
+  peerPath?: string | null;
+  /** unix: the inode of the other end. */
+  peerInode?: number;
+  /** Owner uid when deliberately not the population's. */
+  uid?: number;
+  /** Queues measured with SIOCINQ/SIOCOUTQ at creation (tcp), or expected. */
+  recvQ?: number;
+  sendQ?: number;
+  /** The state seen in /proc/net/tcp* right after creation. */
+  observedState?: string | null;
+  /** packet/udp: ifindex bound to. */
+  interface?: number;
+  /** packet: the ethertype it was opened with. */
+  ethProtocol?: number;
+  /** netlink: port id, groups and protocol. */
+  portid?: number;
+  groups?: number;
+  netlinkProtocol?: number;
+  [more: string]: unknown;
+}
+
+export interface ExtraPair {
+  clientCookie: bigint;
+  serverCookie: bigint;
+  clientInode: number;
+  serverInode: number;
+  clientPort: number;
+}
+
+export interface ExtraPairs {
+  family: 'inet' | 'inet6';
+  address: string;
+  port: number;
+  listenerCookie: bigint;
+  listenerInode: number;
+  pairs: ExtraPair[];
+}
+
+export interface Refusal {
+  kind: string;
+  step: string;
+  errno: string;
+  message: string;
+}
+
+export interface Population {
+  /** Pid of the python process holding the sockets (also its pid inside /proc). */
+  pid: number;
+  /** Its command name as /proc/PID/comm (and `ss -p`) shows it. */
+  comm: string;
+  uid: number;
+  /** Pids of helper children (the second holder of 'udp4-shared'). */
+  children: number[];
+  /** The population's network namespace as /proc/PID/ns/net names it (`net:[4026…]`). */
+  netns: string;
+  /** Directory of its filesystem unix sockets (removed when it exits, if it made it), or null. */
+  unixDir: string | null;
+  sockets: PopSocket[];
+  /** What the kernel refused (e.g. MPTCP disabled). */
+  refused: Refusal[];
+  /** Things that did not come out as intended (e.g. a TIME-WAIT that did not appear). */
+  warnings: string[];
+  extra: ExtraPairs | null;
+  /** The socket of that name; throws when there is none. */
+  byName(name: string): PopSocket;
+  /** Close stdin, wait for the exit (SIGKILL after 5 s). Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface Netns {
+  /** e.g. 'sd-1234-1'. */
+  name: string;
+  /** /var/run/netns/NAME */
+  path: string;
+  /** Run argv inside the namespace (`ip netns exec NAME …`). */
+  exec(argv: string[], opts?: ExecOptions): Promise<ExecResult>;
+  /** Start population.py inside the namespace and wait for its JSON line. */
+  spawnPopulation(spec?: PopulationSpec): Promise<Population>;
+  /** Stop populations, kill every process left inside, delete the namespace. Idempotent. */
+  destroy(): Promise<void>;
+}
+
+const NETNS_DIR = '/var/run/netns';
+const NAME_RE = /^sd-(\d+)-(\d+)$/;
+const POPULATION_PY = path.join(__dirname, 'population.py');
+
+let counter = 0;
+const live = new Set<string>();
+
+/** The python interpreter to use: the system one when present (no pyenv shim in between). */
+export function pythonBinary(): string {
+  return existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+}
+
+export function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+const ROOT_MESSAGE =
+  'sockdiag integration tests need root (network namespaces, SO_COOKIE of every socket, /proc of other processes)';
+
+/**
+ * true when the tests can run. When not root: false with a clear message (the caller
+ * skips), unless CI=true, where skipping is forbidden and this throws instead.
+ */
+export function requireRoot(): boolean {
+  if (isRoot()) return true;
+  if (process.env.CI === 'true') {
+    throw new Error(`${ROOT_MESSAGE}; CI=true forbids skipping them, so this fails.`);
+  }
+  // eslint-disable-next-line no-console
+  console.warn(`SKIPPED: ${ROOT_MESSAGE}. Run as root (or with CI=true to make this a failure).`);
+  return false;
+}
+
+/**
+ * `describe` that needs root: skipped with a clear title when not root, and when CI=true
+ * replaced by one failing test instead of being skipped.
+ */
+export function describeRoot(name: string, fn: () => void): void {
+  if (isRoot()) {
+    describe(name, fn);
+  } else if (process.env.CI === 'true') {
+    describe(name, () => {
+      test('requires root', () => {
+        throw new Error(`${ROOT_MESSAGE}; CI=true forbids skipping them.`);
+      });
+    });
+  } else {
+    // eslint-disable-next-line no-console
+    console.warn(`SKIPPED "${name}": ${ROOT_MESSAGE}. Run as root (CI=true makes this a failure).`);
+    describe.skip(`${name} [skipped: not root — ${ROOT_MESSAGE}]`, fn);
+  }
+}
+
+function run(cmd: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, opts.timeoutMs ?? 30_000);
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      const r: ExecResult = {
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+        status,
+        signal,
+        pid: child.pid,
+      };
+      if (opts.check && (status !== 0 || timedOut)) {
+        reject(
+          new Error(
+            `${cmd} ${args.join(' ')} ${timedOut ? 'timed out' : `exited ${status ?? signal}`}: ${r.stderr.trim()}`,
+          ),
+        );
+      } else {
+        resolve(r);
+      }
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+function ipSync(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync('ip', args, { encoding: 'utf8', timeout: 10_000 });
+  return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Pids of the processes inside a named namespace. */
+export function netnsPids(name: string): number[] {
+  const r = ipSync(['netns', 'pids', name]);
+  if (r.status !== 0) return [];
+  return r.stdout
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n > 0);
+}
+
+/** Names of the existing namespaces made by this helper (`sd-<pid>-<n>`). */
+export function listSdNetns(): string[] {
+  let names: string[] = [];
+  try {
+    names = readdirSync(NETNS_DIR);
+  } catch {
+    names = [];
+  }
+  return names.filter((n) => NAME_RE.test(n)).sort();
+}
+
+function killAndDelete(name: string): void {
+  for (let round = 0; round < 50; round++) {
+    const pids = netnsPids(name).filter((p) => p !== process.pid);
+    if (pids.length === 0) break;
+    for (const p of pids) {
+      try {
+        process.kill(p, round < 10 ? 'SIGTERM' : 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+    spawnSync('sleep', ['0.02']);
+  }
+  const r = ipSync(['netns', 'del', name]);
+  if (r.status !== 0 && existsSync(path.join(NETNS_DIR, name))) {
+    throw new Error(`ip netns del ${name} failed: ${r.stderr.trim()}`);
+  }
+}
+
+/**
+ * Remove `sd-<pid>-<n>` namespaces left over by earlier runs whose creating process is
+ * dead (never those of a live process, e.g. a parallel jest worker). Returns their names.
+ */
+export function cleanStaleNetns(): string[] {
+  const removed: string[] = [];
+  for (const name of listSdNetns()) {
+    const pid = Number(NAME_RE.exec(name)![1]);
+    if (pid === process.pid || pidAlive(pid)) continue;
+    killAndDelete(name);
+    removed.push(name);
+  }
+  return removed;
+}
+
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const name of live) {
+      try {
+        killAndDelete(name);
+      } catch {
+        /* best effort */
+      }
+    }
+  });
+}
+
+/** Create a fresh namespace `sd-<pid>-<n>` with lo up (after removing stale ones). */
+export async function createNetns(): Promise<Netns> {
+  if (!isRoot()) throw new Error(ROOT_MESSAGE);
+  cleanStaleNetns();
+  installExitHook();
+  let name = '';
+  for (;;) {
+    name = `sd-${process.pid}-${++counter}`;
+    if (!existsSync(path.join(NETNS_DIR, name))) break;
+  }
+  await run('ip', ['netns', 'add', name], { check: true });
+  live.add(name);
+  try {
+    await run('ip', ['-n', name, 'link', 'set', 'lo', 'up'], { check: true });
+  } catch (e) {
+    live.delete(name);
+    killAndDelete(name);
+    throw e;
+  }
+  const populations = new Set<Population>();
+  let destroyed = false;
+
+  const ns: Netns = {
+    name,
+    path: path.join(NETNS_DIR, name),
+    exec(argv, opts) {
+      if (destroyed) return Promise.reject(new Error(`netns ${name} was destroyed`));
+      return run('ip', ['netns', 'exec', name, ...argv], opts);
+    },
+    async spawnPopulation(spec = {}) {
+      if (destroyed) throw new Error(`netns ${name} was destroyed`);
+      const pop = await startPopulation(name, spec);
+      populations.add(pop);
+      return pop;
+    },
+    async destroy() {
+      if (destroyed) return;
+      destroyed = true;
+      await Promise.all([...populations].map((p) => p.stop().catch(() => undefined)));
+      killAndDelete(name);
+      live.delete(name);
+    },
+  };
+  return ns;
+}
+
+type RawPopSocket = Record<string, unknown> & { cookie: string | null };
+
+interface RawPopulation {
+  pid: number;
+  comm: string;
+  children?: number[];
+  netns: string;
+  unixDir: string | null;
+  uid: number;
+  sockets: RawPopSocket[];
+  refused: Refusal[];
+  warnings: string[];
+  extra: null | {
+    family: 'inet' | 'inet6';
+    address: string;
+    port: number;
+    listenerCookie: string;
+    listenerInode: number;
+    pairs: [string, string, number, number, number][];
+  };
+}
+
+function startPopulation(nsName: string, spec: PopulationSpec): Promise<Population> {
+  const { timeoutMs = 60_000, ...pySpec } = spec;
+  const child: ChildProcessWithoutNullStreams = spawn(
+    'ip',
+    ['netns', 'exec', nsName, pythonBinary(), POPULATION_PY, JSON.stringify(pySpec)],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (!stopped) {
+      stopped = true;
+      child.stdin.end();
+    }
+    if (child.exitCode !== null || child.signalCode !== null) {
+      await exited;
+      return;
+    }
+    const t = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(t);
+  };
+
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    let settled = false;
+    const fail = (why: string): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(new Error(`population.py in ${nsName}: ${why}${err ? `\n${err.trim()}` : ''}`));
+    };
+    const timer = setTimeout(() => fail(`no JSON line after ${timeoutMs} ms`), timeoutMs);
+    child.stdin.on('error', () => undefined);
+    child.stderr.on('data', (b: Buffer) => {
+      err += b.toString('utf8');
+    });
+    child.on('error', (e) => fail(e.message));
+    child.on('close', (status, signal) => fail(`exited (${status ?? signal}) before printing its JSON line`));
+    child.stdout.on('data', (b: Buffer) => {
+      if (settled) return;
+      out += b.toString('utf8');
+      const nl = out.indexOf('\n');
+      if (nl < 0) return;
+      let raw: RawPopulation;
+      try {
+        raw = JSON.parse(out.slice(0, nl)) as RawPopulation;
+      } catch (e) {
+        fail(`bad JSON: ${(e as Error).message}`);
+        return;
+      }
+      settled = true;
+      clearTimeout(timer);
+      const sockets: PopSocket[] = raw.sockets.map(
+        (s) => ({ ...s, cookie: s.cookie === null ? null : BigInt(s.cookie) }) as PopSocket,
+      );
+      const byName = new Map(sockets.map((s) => [s.name, s]));
+      resolve({
+        pid: raw.pid,
+        comm: raw.comm,
+        uid: raw.uid,
+        children: raw.children ?? [],
+        netns: raw.netns,
+        unixDir: raw.unixDir ?? null,
+        sockets,
+        refused: raw.refused,
+        warnings: raw.warnings,
+        extra: raw.extra && {
+          family: raw.extra.family,
+          address: raw.extra.address,
+          port: raw.extra.port,
+          listenerCookie: BigInt(raw.extra.listenerCookie),
+          listenerInode: raw.extra.listenerInode,
+          pairs: raw.extra.pairs.map(([cc, sc, ci, si, cp]) => ({
+            clientCookie: BigInt(cc),
+            serverCookie: BigInt(sc),
+            clientInode: ci,
+            serverInode: si,
+            clientPort: cp,
+          })),
+        },
+        byName(name: string) {
+          const s = byName.get(name);
+          if (!s) throw new Error(`population has no socket named ${name}`);
+          return s;
+        },
+        stop,
+      });
+    });
+  });
+}
