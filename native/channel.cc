@@ -35,9 +35,10 @@ constexpr size_t kDefaultRecvSize = 64 * 1024;
 constexpr size_t kBatchBytes = 512 * 1024;
 constexpr size_t kBatchDatagrams = 64;
 
-Napi::Error SystemError(Napi::Env env, int err, const char* syscall) {
+Napi::Error SystemError(Napi::Env env, int err, const char* syscall, const char* hint = nullptr) {
   const char* code = uv_err_name(-err);
   std::string msg = std::string(syscall) + " " + code + " (" + strerror(err) + ")";
+  if (hint != nullptr) msg += std::string(": ") + hint;
   Napi::Error e = Napi::Error::New(env, msg);
   e.Set("code", Napi::String::New(env, code));
   e.Set("errno", Napi::Number::New(env, -err));
@@ -156,7 +157,11 @@ class Channel : public Napi::ObjectWrap<Channel> {
     }
 
     OpenResult r = OpenSocket(protocol, haveNsPath ? &nsPath : nullptr, nsFd, groups, rcvbuf);
-    if (r.fd < 0) throw SystemError(env, r.err, r.syscall);
+    if (r.fd < 0) {
+      bool setnsPerm = r.err == EPERM && strcmp(r.syscall, "setns") == 0;
+      throw SystemError(env, r.err, r.syscall,
+                        setnsPerm ? "entering another network namespace needs CAP_SYS_ADMIN" : nullptr);
+    }
     fd_ = r.fd;
     wakeFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wakeFd_ < 0) {
@@ -211,22 +216,30 @@ class Channel : public Napi::ObjectWrap<Channel> {
   Napi::Value Send(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     ThrowIfClosed(env);
+    // Raw napi calls: Napi::TypedArray::ArrayBuffer() throws a plain Error for a view
+    // on a SharedArrayBuffer, and a detached view must be a TypeError, not "too short".
+    napi_typedarray_type type = napi_int8_array;
+    size_t length = 0;
+    void* data = nullptr;
+    napi_value buffer = nullptr;
+    size_t offset = 0;
     if (info.Length() < 1 || !info[0].IsTypedArray() ||
-        info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+        napi_get_typedarray_info(env, info[0], &type, &length, &data, &buffer, &offset) != napi_ok ||
+        type != napi_uint8_array) {
       throw Napi::TypeError::New(env, "The \"request\" argument must be a Buffer or Uint8Array");
     }
-    Napi::Uint8Array req = info[0].As<Napi::Uint8Array>();
-    if (req.ByteLength() < 16) {
-      throw Napi::RangeError::New(env, "The \"request\" argument must hold at least one netlink header (16 bytes)");
-    }
-    if (req.ArrayBuffer().Data() == nullptr) {
+    bool detached = false;  // always false for a SharedArrayBuffer, which is fine to send from
+    if (napi_is_detached_arraybuffer(env, buffer, &detached) != napi_ok || detached) {
       throw Napi::TypeError::New(env, "The \"request\" argument's buffer is detached");
+    }
+    if (length < 16 || data == nullptr) {
+      throw Napi::RangeError::New(env, "The \"request\" argument must hold at least one netlink header (16 bytes)");
     }
     struct sockaddr_nl kernel = {};
     kernel.nl_family = AF_NETLINK;
     ssize_t n;
     do {
-      n = sendto(fd_, req.Data(), req.ByteLength(), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel));
+      n = sendto(fd_, data, length, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel));
     } while (n < 0 && errno == EINTR);
     if (n < 0) throw SystemError(env, errno, "sendmsg");
     return env.Undefined();

@@ -14,83 +14,60 @@ import {
 import { STATE_NAMES } from '../lib/diag/constants';
 import { DecodeError } from '../lib/errors';
 import { encodeAttributes, RawAttribute } from '../lib/netlink/attributes';
-import { writeHeader } from '../lib/netlink/message';
+import {
+  FamilyDecoder,
+  UNKNOWN_ATTRS,
+  UNKNOWN_ATTRS_DECODED,
+  arbBytes,
+  arbRawAttributes,
+  arbU32,
+  assertConfined,
+  assertGarbage,
+  checkDecodes,
+  checkEveryCut,
+  nlattr,
+  nlmsg,
+  withAttributes,
+} from './helpers/decoder-harness';
 
-// ---------------------------------------------------------------------------------------
-// Helpers (kept in this file so the test stands alone)
-
-const u32Arb = fc.integer({ min: 0, max: 0xffffffff });
-const rawAttrArb = (minType: number, exclude: number[] = []): fc.Arbitrary<RawAttribute> =>
-  fc.record({
-    type: fc.integer({ min: minType, max: 0x3fff }).filter((t) => !exclude.includes(t)),
-    bytes: fc.uint8Array({ maxLength: 20 }).map((a) => Buffer.from(a)),
-  });
-const unknownArb = (minType: number, exclude: number[] = []) => fc.array(rawAttrArb(minType, exclude), { minLength: 1, maxLength: 3 });
+const TIPC: FamilyDecoder = { decode: decodeTipcMessage, protocol: 'tipc', checksLength: true, mayBeEmpty: true };
 
 /** Values for the TIPC_NLA_SOCK nest, each attribute present or not. */
 const sockValuesArb = fc.record(
   {
-    node: u32Arb,
-    port: u32Arb,
+    node: arbU32,
+    port: arbU32,
     connection: fc.record(
-      { node: u32Arb, port: u32Arb, viaService: fc.constant(true as const), serviceType: u32Arb, serviceInstance: u32Arb, unknown: unknownArb(6) },
+      { node: arbU32, port: arbU32, viaService: fc.constant(true as const), serviceType: arbU32, serviceInstance: arbU32, unknown: arbRawAttributes(6) },
       { requiredKeys: [] },
     ),
     hasPublications: fc.constant(true as const),
     type: fc.constantFrom('stream', 'dgram', 'rdm', 'seqpacket'),
     state: fc.constantFrom(...STATE_NAMES),
-    inode: u32Arb,
-    uid: u32Arb,
+    inode: arbU32,
+    uid: arbU32,
     cookie: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
     stats: fc.record(
-      { receiveQueue: u32Arb, sendQueue: u32Arb, drops: u32Arb, linkCongested: fc.constant(true as const), connectionCongested: fc.constant(true as const), unknown: unknownArb(5) },
+      { receiveQueue: arbU32, sendQueue: arbU32, drops: arbU32, linkCongested: fc.constant(true as const), connectionCongested: fc.constant(true as const), unknown: arbRawAttributes(5) },
       { requiredKeys: [] },
     ),
     group: fc.record(
-      { id: u32Arb, instance: u32Arb, bcSendNext: u32Arb, nodeScope: fc.constant(true as const), clusterScope: fc.constant(true as const), open: fc.constant(true as const), unknown: unknownArb(6) },
+      { id: arbU32, instance: arbU32, bcSendNext: arbU32, nodeScope: fc.constant(true as const), clusterScope: fc.constant(true as const), open: fc.constant(true as const), unknown: arbRawAttributes(6) },
       { requiredKeys: [] },
     ),
-    unknown: unknownArb(13),
+    unknown: arbRawAttributes(13),
   },
   { requiredKeys: [] },
 );
 
 /** A reply message built with the tables and the engine, independently of encodeTipcMessage. */
 function buildMessage(sock: Record<string, unknown>, topLevel: RawAttribute[] | undefined): Buffer {
-  const a = encodeAttributes(tipcAttributes, { sock, unknown: topLevel });
-  const len = 16 + a.length;
-  const b = Buffer.alloc(len);
-  writeHeader(b, { len, type: 20, flags: 2, seq: 9, pid: 0 });
-  a.copy(b, 16);
-  return b;
+  return nlmsg(encodeAttributes(tipcAttributes, { sock, unknown: topLevel }), 9);
 }
 
 const messageArb = fc
-  .tuple(sockValuesArb, fc.option(unknownArb(1, [2]), { nil: undefined }))
+  .tuple(sockValuesArb, fc.option(arbRawAttributes(1, [2]), { nil: undefined }))
   .map(([sock, top]) => ({ sock: sock as Record<string, unknown>, top, bytes: buildMessage(sock, top) }));
-
-type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
-function attempt(f: () => unknown): Outcome {
-  try {
-    return { ok: true, value: f() };
-  } catch (error) {
-    return { ok: false, error };
-  }
-}
-
-/** A decode that may fail must return a socket (or undefined: an empty message) or throw DecodeError. */
-function socketOrDecodeError(f: () => TipcSocket | undefined): void {
-  const r = attempt(f);
-  if (r.ok) {
-    if (r.value !== undefined) expect((r.value as TipcSocket).protocol).toBe('tipc');
-  } else if (!(r.error instanceof DecodeError)) throw r.error;
-}
-
-const withLength = (b: Buffer, len: number): Buffer => {
-  const c = Buffer.from(b.subarray(0, len));
-  if (len >= 4) c.writeUInt32LE(len, 0);
-  return c;
-};
 
 /** Appends attributes inside the TIPC_NLA_SOCK nest (assumed to be the first and last attribute). */
 function insideNest(msg: Buffer, attrs: Buffer): Buffer {
@@ -100,11 +77,8 @@ function insideNest(msg: Buffer, attrs: Buffer): Buffer {
   return b;
 }
 
-function afterNest(msg: Buffer, attrs: Buffer): Buffer {
-  const b = Buffer.concat([msg, attrs]);
-  b.writeUInt32LE(b.length, 0);
-  return b;
-}
+/** Appends attributes after the TIPC_NLA_SOCK nest, at the top level. */
+const afterNest = withAttributes;
 
 // ---------------------------------------------------------------------------------------
 // Golden fixtures, written by hand from linux/tipc_netlink.h and the order in which
@@ -250,16 +224,6 @@ const EMPTY = Buffer.from([
   0x00, 0x00, 0x00, 0x00, // nlmsg_pid 0
 ]);
 
-const UNKNOWN_ATTRS = Buffer.from([
-  0x08, 0x00, //             nla_len 8
-  0xf0, 0x7f, //             nla_type 0x7ff0 (NLA_F_NET_BYTEORDER | 0x3ff0)
-  0xde, 0xad, 0xbe, 0xef, // payload
-  0x05, 0x00, //             nla_len 5
-  0x17, 0x80, //             nla_type 23 | NLA_F_NESTED
-  0x42, //                   payload
-  0x00, 0x00, 0x00, //       alignment padding
-]);
-
 const decode = (b: Buffer): TipcSocket | undefined => decodeTipcMessage(b, 0, b.length);
 
 describe('tipc tables', () => {
@@ -335,16 +299,12 @@ describe('decodeTipcMessage: golden fixtures', () => {
 
   test('unknown attributes survive as { type, bytes }, at each level', () => {
     const inNest = decode(insideNest(GROUP_MEMBER, UNKNOWN_ATTRS))!;
-    const expected = [
-      { type: 0x3ff0, flags: 0x4000, bytes: Buffer.from([0xde, 0xad, 0xbe, 0xef]) },
-      { type: 23, flags: 0x8000, bytes: Buffer.from([0x42]) },
-    ];
-    expect(inNest.unknown).toEqual(expected);
+    expect(inNest.unknown).toEqual(UNKNOWN_ATTRS_DECODED);
     expect(inNest.unknownTopLevel).toBeUndefined();
     expect(inNest.group).toEqual(GROUP_SOCKET.group);
 
     const outside = decode(afterNest(GROUP_MEMBER, UNKNOWN_ATTRS))!;
-    expect(outside.unknownTopLevel).toEqual(expected);
+    expect(outside.unknownTopLevel).toEqual(UNKNOWN_ATTRS_DECODED);
     expect(outside.unknown).toBeUndefined();
 
     // Inside TIPC_NLA_SOCK_STAT: a stat the table does not know.
@@ -415,33 +375,16 @@ describe('decodeTipcMessage: malformed input', () => {
 
   test('truncation at every offset: a socket, undefined or a DecodeError, never anything else', () => {
     for (const full of [insideNest(CONNECTED, UNKNOWN_ATTRS), afterNest(GROUP_MEMBER, UNKNOWN_ATTRS)]) {
-      let decoded = 0;
-      for (let n = 0; n < full.length; n++) {
-        expect(() => decodeTipcMessage(full.subarray(0, n), 0, n)).toThrow(DecodeError);
-        const r = attempt(() => decodeTipcMessage(withLength(full, n), 0, n));
-        if (r.ok) decoded++;
-        else expect(r.error).toBeInstanceOf(DecodeError);
-      }
-      expect(decoded).toBeGreaterThan(0);
+      expect(checkEveryCut(TIPC, full)).toBeGreaterThan(0);
     }
   });
 
   test('random garbage: a socket, undefined or a DecodeError', () => {
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 65536 }), (a) => {
-        const b = Buffer.from(a);
-        socketOrDecodeError(() => decodeTipcMessage(b, 0, b.length));
-      }),
-    );
+    assertGarbage(TIPC);
   });
 
   test('random garbage inside a TIPC_NLA_SOCK nest: a socket or a DecodeError', () => {
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 4096 }), (a) => {
-        const b = insideNest(EMPTY_NEST(), Buffer.from(a));
-        socketOrDecodeError(() => decodeTipcMessage(b, 0, b.length));
-      }),
-    );
+    fc.assert(fc.property(arbBytes(4096), (a) => checkDecodes(TIPC, insideNest(EMPTY_NEST(), Buffer.from(a)))));
   });
 
   test('random well-framed attributes inside the nest: a socket or a DecodeError', () => {
@@ -449,20 +392,11 @@ describe('decodeTipcMessage: malformed input', () => {
     fc.assert(
       fc.property(fc.array(attr, { maxLength: 16 }), (attrs) => {
         const parts = attrs.map(([type, payload, nestInside]) => {
+          const inner = nlattr(type % 14 | (type & 0xc000), payload);
           // Optionally wrap random attributes inside a known nest type (CON, STAT, GROUP).
-          const inner = Buffer.alloc((4 + payload.length + 3) & ~3);
-          inner.writeUInt16LE(4 + payload.length, 0);
-          inner.writeUInt16LE(type % 14 | (type & 0xc000), 2);
-          Buffer.from(payload).copy(inner, 4);
-          if (!nestInside) return inner;
-          const outer = Buffer.alloc(4 + inner.length);
-          outer.writeUInt16LE(outer.length, 0);
-          outer.writeUInt16LE([3, 5, 12][type % 3], 2);
-          inner.copy(outer, 4);
-          return outer;
+          return nestInside ? nlattr([3, 5, 12][type % 3], inner) : inner;
         });
-        const b = insideNest(EMPTY_NEST(), Buffer.concat(parts));
-        socketOrDecodeError(() => decodeTipcMessage(b, 0, b.length));
+        checkDecodes(TIPC, insideNest(EMPTY_NEST(), Buffer.concat(parts)));
       }),
     );
   });
@@ -509,22 +443,7 @@ describe('decodeTipcMessage: properties over messages generated from the tables'
   });
 
   test('the decoder never reads outside [off, off + len)', () => {
-    fc.assert(
-      fc.property(messageArb, fc.nat({ max: 64 }), fc.nat({ max: 64 }), fc.nat(), ({ bytes }, before, after, cutSeed) => {
-        for (const msg of [bytes, withLength(bytes, cutSeed % (bytes.length + 1))]) {
-          const results = [0xaa, 0x55].map((fill) => {
-            const big = Buffer.alloc(before + msg.length + after, fill);
-            msg.copy(big, before);
-            return attempt(() => decodeTipcMessage(big, before, msg.length));
-          });
-          const alone = attempt(() => decodeTipcMessage(Buffer.from(msg), 0, msg.length));
-          expect(results[0]).toEqual(results[1]);
-          expect(results[0].ok).toBe(alone.ok);
-          if (results[0].ok) expect(results[0]).toEqual(alone);
-          else expect(results[0].error).toBeInstanceOf(DecodeError);
-        }
-      }),
-    );
+    assertConfined(TIPC, messageArb.map((m) => m.bytes));
   });
 });
 

@@ -10,72 +10,33 @@ import {
 } from '../lib/diag/vsock';
 import { DecodeError } from '../lib/errors';
 import { encodeAttributes, RawAttribute } from '../lib/netlink/attributes';
-import { encodeStruct, StructSpec } from '../lib/netlink/struct';
-import { writeHeader } from '../lib/netlink/message';
+import { structToBuffer } from '../lib/netlink/struct';
+import {
+  FamilyDecoder,
+  UNKNOWN_ATTRS,
+  UNKNOWN_ATTRS_DECODED,
+  arbRawAttributes,
+  arbStruct,
+  assertConfined,
+  assertGarbage,
+  checkEveryCut,
+  nlmsg,
+  withAttributes,
+} from './helpers/decoder-harness';
 
-// ---------------------------------------------------------------------------------------
-// Helpers (kept in this file so the test stands alone)
-
-/** An arbitrary value for every (non bit-field) field of a structure table. */
-function structArb(spec: StructSpec): fc.Arbitrary<Record<string, number | bigint>> {
-  const fields: Record<string, fc.Arbitrary<number | bigint>> = {};
-  for (const f of spec.fields) {
-    if (f.bits) continue;
-    switch (f.type) {
-      case 'u8': fields[f.name] = fc.integer({ min: 0, max: 0xff }); break;
-      case 'u16': fields[f.name] = fc.integer({ min: 0, max: 0xffff }); break;
-      case 'u32': fields[f.name] = fc.integer({ min: 0, max: 0xffffffff }); break;
-      case 'u64': fields[f.name] = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }); break;
-      default: throw new Error(`no arbitrary for ${f.type}`);
-    }
-  }
-  return fc.record(fields);
-}
-
-const rawAttrArb: fc.Arbitrary<RawAttribute> = fc.record({
-  type: fc.integer({ min: 1, max: 0x3fff }),
-  bytes: fc.uint8Array({ maxLength: 24 }).map((a) => Buffer.from(a)),
-});
+const VSOCK: FamilyDecoder = { decode: decodeVsockMessage, protocol: 'vsock', af: 40, checksLength: true };
 
 /** A reply message built with the tables and the engine, independently of encodeVsockMessage. */
 function buildMessage(msg: Record<string, unknown>, unknown: RawAttribute[] | undefined): Buffer {
-  const attrs = encodeAttributes(vsockAttributes, { unknown });
-  const len = 16 + vsockDiagMsg.size + attrs.length;
-  const b = Buffer.alloc(len);
-  writeHeader(b, { len, type: 20, flags: 2, seq: 7, pid: 0 });
-  encodeStruct(vsockDiagMsg, msg, b, 16);
-  attrs.copy(b, 16 + vsockDiagMsg.size);
-  return b;
+  return nlmsg(Buffer.concat([structToBuffer(vsockDiagMsg, msg), encodeAttributes(vsockAttributes, { unknown })]), 7);
 }
 
 const messageArb = fc
-  .tuple(structArb(vsockDiagMsg), fc.option(fc.array(rawAttrArb, { minLength: 1, maxLength: 4 }), { nil: undefined }))
+  .tuple(arbStruct(vsockDiagMsg), fc.option(arbRawAttributes(1), { nil: undefined }))
   .map(([fields, unknown]) => {
-    const msg: Record<string, number | bigint> = { ...fields, family: 40 };
+    const msg: Record<string, unknown> = { ...fields, family: 40 };
     return { msg, unknown, bytes: buildMessage(msg, unknown) };
   });
-
-type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
-function attempt(f: () => unknown): Outcome {
-  try {
-    return { ok: true, value: f() };
-  } catch (error) {
-    return { ok: false, error };
-  }
-}
-
-/** Runs a decode that may fail: it must return a socket or throw DecodeError, nothing else. */
-function socketOrDecodeError(f: () => VsockSocket): void {
-  const r = attempt(f);
-  if (r.ok) expect((r.value as VsockSocket).protocol).toBe('vsock');
-  else if (!(r.error instanceof DecodeError)) throw r.error;
-}
-
-const withLength = (b: Buffer, len: number): Buffer => {
-  const c = Buffer.from(b.subarray(0, len));
-  if (len >= 4) c.writeUInt32LE(len, 0);
-  return c;
-};
 
 // ---------------------------------------------------------------------------------------
 // Golden fixtures, written by hand from linux/vm_sockets_diag.h (not from the tables)
@@ -121,23 +82,6 @@ const LISTENING_DGRAM = Buffer.from([
   0xff, 0xff, 0xff, 0xff, // vdiag_cookie[0]
   0xff, 0xff, 0xff, 0xff, // vdiag_cookie[1]
 ]);
-
-// The kernel sends no attributes; these are what a future kernel might add.
-const UNKNOWN_ATTRS = Buffer.from([
-  0x08, 0x00, //             nla_len 8
-  0xf0, 0x7f, //             nla_type 0x7ff0 (NLA_F_NET_BYTEORDER | 0x3ff0)
-  0xde, 0xad, 0xbe, 0xef, // payload
-  0x05, 0x00, //             nla_len 5
-  0x17, 0x80, //             nla_type 23 | NLA_F_NESTED
-  0x42, //                   payload
-  0x00, 0x00, 0x00, //       alignment padding
-]);
-
-function withAttributes(base: Buffer, attrs: Buffer): Buffer {
-  const b = Buffer.concat([base, attrs]);
-  b.writeUInt32LE(b.length, 0);
-  return b;
-}
 
 const ESTABLISHED_SOCKET: VsockSocket = {
   protocol: 'vsock',
@@ -197,12 +141,10 @@ describe('decodeVsockMessage: golden fixtures', () => {
   });
 
   test('unknown attributes survive as { type, bytes } (flag bits masked off)', () => {
+    // The kernel sends no attributes; UNKNOWN_ATTRS are what a future kernel might add.
     const b = withAttributes(ESTABLISHED, UNKNOWN_ATTRS);
     const s = decodeVsockMessage(b, 0, b.length);
-    expect(s.unknown).toEqual([
-      { type: 0x3ff0, flags: 0x4000, bytes: Buffer.from([0xde, 0xad, 0xbe, 0xef]) },
-      { type: 23, flags: 0x8000, bytes: Buffer.from([0x42]) },
-    ]);
+    expect(s.unknown).toEqual(UNKNOWN_ATTRS_DECODED);
     // The unknown payloads are copies: they do not alias the receive buffer.
     b.fill(0, 16 + 32);
     expect(s.unknown?.[0].bytes).toEqual(Buffer.from([0xde, 0xad, 0xbe, 0xef]));
@@ -254,39 +196,19 @@ describe('decodeVsockMessage: malformed input', () => {
   });
 
   test('truncation at every offset: a socket or a DecodeError, never anything else', () => {
+    // As cut off (header still claims the full length) a DecodeError; with nlmsg_len patched
+    // to the cut, to reach the structure and attribute checks, exactly the cuts at attribute
+    // boundaries past the 48-byte fixed part decode.
     const full = withAttributes(ESTABLISHED, UNKNOWN_ATTRS);
-    let decoded = 0;
-    for (let n = 0; n < full.length; n++) {
-      // As cut off (header still claims the full length) …
-      expect(() => decodeVsockMessage(full.subarray(0, n), 0, n)).toThrow(DecodeError);
-      // … and with nlmsg_len patched to the cut, to reach the structure and attribute checks.
-      const cut = withLength(full, n);
-      const r = attempt(() => decodeVsockMessage(cut, 0, n));
-      if (r.ok) decoded++;
-      else expect(r.error).toBeInstanceOf(DecodeError);
-      if (n < 48) expect(r.ok).toBe(false);
-    }
-    expect(decoded).toBeGreaterThan(0); // cuts at attribute boundaries decode
+    expect(checkEveryCut(VSOCK, full, 48)).toBeGreaterThan(0);
   });
 
   test('random garbage: a socket or a DecodeError', () => {
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 65536 }), (a) => {
-        const b = Buffer.from(a);
-        socketOrDecodeError(() => decodeVsockMessage(b, 0, b.length));
-      }),
-    );
+    assertGarbage(VSOCK, { framed: false });
   });
 
   test('random garbage behind a valid header and family: a socket or a DecodeError', () => {
-    fc.assert(
-      fc.property(fc.uint8Array({ minLength: 16, maxLength: 4096 }), (a) => {
-        const b = Buffer.concat([Buffer.alloc(16), Buffer.from(a)]);
-        b.writeUInt32LE(b.length, 0);
-        b[16] = 40;
-        socketOrDecodeError(() => decodeVsockMessage(b, 0, b.length));
-      }),
-    );
+    assertGarbage(VSOCK, { framed: true });
   });
 });
 
@@ -316,23 +238,7 @@ describe('decodeVsockMessage: properties over messages generated from the tables
   });
 
   test('the decoder never reads outside [off, off + len)', () => {
-    fc.assert(
-      fc.property(messageArb, fc.nat({ max: 64 }), fc.nat({ max: 64 }), fc.nat(), ({ bytes }, before, after, cutSeed) => {
-        // The whole message, and a cut one (nlmsg_len patched), embedded between sentinels.
-        for (const msg of [bytes, withLength(bytes, cutSeed % (bytes.length + 1))]) {
-          const results = [0xaa, 0x55].map((fill) => {
-            const big = Buffer.alloc(before + msg.length + after, fill);
-            msg.copy(big, before);
-            return attempt(() => decodeVsockMessage(big, before, msg.length));
-          });
-          const alone = attempt(() => decodeVsockMessage(Buffer.from(msg), 0, msg.length));
-          expect(results[0]).toEqual(results[1]);
-          expect(results[0].ok).toBe(alone.ok);
-          if (results[0].ok) expect(results[0]).toEqual(alone);
-          else expect(results[0].error).toBeInstanceOf(DecodeError);
-        }
-      }),
-    );
+    assertConfined(VSOCK, messageArb.map((m) => m.bytes));
   });
 });
 

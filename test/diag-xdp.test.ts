@@ -16,95 +16,54 @@ import {
 } from '../lib/diag/xdp';
 import { skMeminfo } from '../lib/diag/common/skmeminfo';
 import { DecodeError } from '../lib/errors';
-import { encodeAttributes, RawAttribute } from '../lib/netlink/attributes';
-import { encodeStruct, StructSpec } from '../lib/netlink/struct';
-import { writeHeader } from '../lib/netlink/message';
+import { encodeAttributes } from '../lib/netlink/attributes';
+import { structToBuffer } from '../lib/netlink/struct';
+import {
+  FamilyDecoder,
+  IDLE_MEMINFO,
+  UNKNOWN_ATTRS,
+  UNKNOWN_ATTRS_DECODED,
+  arbRawAttributes,
+  arbStruct,
+  arbU32,
+  assertConfined,
+  assertGarbage,
+  checkDecodes,
+  checkEveryCut,
+  nlattr,
+  nlmsg,
+  skMeminfoBytes,
+  withAttributes,
+} from './helpers/decoder-harness';
 
-// ---------------------------------------------------------------------------------------
-// Helpers (kept in this file so the test stands alone)
-
-/** An arbitrary value for every (non bit-field) field of a structure table. */
-function structArb(spec: StructSpec): fc.Arbitrary<Record<string, number | bigint>> {
-  const fields: Record<string, fc.Arbitrary<number | bigint>> = {};
-  for (const f of spec.fields) {
-    if (f.bits) continue;
-    switch (f.type) {
-      case 'u8': fields[f.name] = fc.integer({ min: 0, max: 0xff }); break;
-      case 'u16': fields[f.name] = fc.integer({ min: 0, max: 0xffff }); break;
-      case 'u32': fields[f.name] = fc.integer({ min: 0, max: 0xffffffff }); break;
-      case 'u64': fields[f.name] = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }); break;
-      default: throw new Error(`no arbitrary for ${f.type}`);
-    }
-  }
-  return fc.record(fields);
-}
-
-const rawAttrArb: fc.Arbitrary<RawAttribute> = fc.record({
-  type: fc.integer({ min: 10, max: 0x3fff }), // above XDP_DIAG_MAX
-  bytes: fc.uint8Array({ maxLength: 24 }).map((a) => Buffer.from(a)),
-});
-
-const u32Arb = fc.integer({ min: 0, max: 0xffffffff });
+const XDP: FamilyDecoder = { decode: decodeXdpMessage, protocol: 'xdp', af: 44, checksLength: true };
 
 /** Attribute values for xdpAttributes, each one present or not. */
 const attrsArb = fc.record(
   {
-    info: structArb(xdpDiagInfo),
-    uid: u32Arb,
-    rxRing: structArb(xdpDiagRing),
-    txRing: structArb(xdpDiagRing),
-    umem: structArb(xdpDiagUmem),
-    fillRing: structArb(xdpDiagRing),
-    completionRing: structArb(xdpDiagRing),
-    meminfo: structArb(skMeminfo),
-    stats: structArb(xdpDiagStats),
-    unknown: fc.array(rawAttrArb, { minLength: 1, maxLength: 3 }),
+    info: arbStruct(xdpDiagInfo),
+    uid: arbU32,
+    rxRing: arbStruct(xdpDiagRing),
+    txRing: arbStruct(xdpDiagRing),
+    umem: arbStruct(xdpDiagUmem),
+    fillRing: arbStruct(xdpDiagRing),
+    completionRing: arbStruct(xdpDiagRing),
+    meminfo: arbStruct(skMeminfo),
+    stats: arbStruct(xdpDiagStats),
+    unknown: arbRawAttributes(10), // above XDP_DIAG_MAX
   },
   { requiredKeys: [] },
 );
 
 /** A reply message built with the tables and the engine, independently of encodeXdpMessage. */
 function buildMessage(msg: Record<string, unknown>, attrs: Record<string, unknown>): Buffer {
-  const a = encodeAttributes(xdpAttributes, attrs);
-  const len = 16 + xdpDiagMsg.size + a.length;
-  const b = Buffer.alloc(len);
-  writeHeader(b, { len, type: 20, flags: 2, seq: 3, pid: 0 });
-  encodeStruct(xdpDiagMsg, msg, b, 16);
-  a.copy(b, 16 + xdpDiagMsg.size);
-  return b;
+  return nlmsg(Buffer.concat([structToBuffer(xdpDiagMsg, msg), encodeAttributes(xdpAttributes, attrs)]), 3);
 }
 
-const messageArb = fc.tuple(structArb(xdpDiagMsg), attrsArb).map(([fields, attrs]) => {
-  const msg: Record<string, number | bigint> = { ...fields, family: 44 };
+const messageArb = fc.tuple(arbStruct(xdpDiagMsg), attrsArb).map(([fields, attrs]) => {
+  const msg: Record<string, unknown> = { ...fields, family: 44 };
   return { msg, attrs: attrs as Record<string, unknown>, bytes: buildMessage(msg, attrs) };
 });
-
-type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
-function attempt(f: () => unknown): Outcome {
-  try {
-    return { ok: true, value: f() };
-  } catch (error) {
-    return { ok: false, error };
-  }
-}
-
-function socketOrDecodeError(f: () => XdpSocket): void {
-  const r = attempt(f);
-  if (r.ok) expect((r.value as XdpSocket).protocol).toBe('xdp');
-  else if (!(r.error instanceof DecodeError)) throw r.error;
-}
-
-const withLength = (b: Buffer, len: number): Buffer => {
-  const c = Buffer.from(b.subarray(0, len));
-  if (len >= 4) c.writeUInt32LE(len, 0);
-  return c;
-};
-
-function withAttributes(base: Buffer, attrs: Buffer): Buffer {
-  const b = Buffer.concat([base, attrs]);
-  b.writeUInt32LE(b.length, 0);
-  return b;
-}
 
 // ---------------------------------------------------------------------------------------
 // Golden fixture, written by hand from linux/xdp_diag.h (not from the tables)
@@ -156,15 +115,7 @@ const FULL = Buffer.from([
   0x00, 0x08, 0x00, 0x00, // entries 2048
   // XDP_DIAG_MEMINFO: __u32[SK_MEMINFO_VARS]
   0x28, 0x00, 0x08, 0x00, // nla_len 40, nla_type XDP_DIAG_MEMINFO (8)
-  0x00, 0x03, 0x00, 0x00, // SK_MEMINFO_RMEM_ALLOC 768
-  0x00, 0x40, 0x03, 0x00, // SK_MEMINFO_RCVBUF 212992
-  0x00, 0x00, 0x00, 0x00, // SK_MEMINFO_WMEM_ALLOC 0
-  0x00, 0x40, 0x03, 0x00, // SK_MEMINFO_SNDBUF 212992
-  0x00, 0x00, 0x00, 0x00, // SK_MEMINFO_FWD_ALLOC
-  0x00, 0x00, 0x00, 0x00, // SK_MEMINFO_WMEM_QUEUED
-  0x00, 0x00, 0x00, 0x00, // SK_MEMINFO_OPTMEM
-  0x00, 0x00, 0x00, 0x00, // SK_MEMINFO_BACKLOG
-  0x03, 0x00, 0x00, 0x00, // SK_MEMINFO_DROPS 3
+  ...skMeminfoBytes({ ...IDLE_MEMINFO, rmemAlloc: 768, drops: 3 }),
   // XDP_DIAG_STATS: struct xdp_diag_stats
   0x34, 0x00, 0x09, 0x00, // nla_len 52, nla_type XDP_DIAG_STATS (9)
   0x0a, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // n_rx_dropped 10
@@ -212,16 +163,6 @@ const BARE = Buffer.from([
   0x07, 0x00, 0x00, 0x00, // xdiag_ino 7
   0x01, 0x00, 0x00, 0x00, // xdiag_cookie[0]
   0x00, 0x00, 0x00, 0x00, // xdiag_cookie[1]
-]);
-
-const UNKNOWN_ATTRS = Buffer.from([
-  0x08, 0x00, //             nla_len 8
-  0xf0, 0x7f, //             nla_type 0x7ff0 (NLA_F_NET_BYTEORDER | 0x3ff0)
-  0xde, 0xad, 0xbe, 0xef, // payload
-  0x05, 0x00, //             nla_len 5
-  0x17, 0x80, //             nla_type 23 | NLA_F_NESTED
-  0x42, //                   payload
-  0x00, 0x00, 0x00, //       alignment padding
 ]);
 
 describe('xdp tables', () => {
@@ -283,10 +224,7 @@ describe('decodeXdpMessage: golden fixtures', () => {
   test('unknown attributes survive as { type, bytes } (flag bits masked off)', () => {
     const b = withAttributes(FULL, UNKNOWN_ATTRS);
     const s = decodeXdpMessage(b, 0, b.length);
-    expect(s.unknown).toEqual([
-      { type: 0x3ff0, flags: 0x4000, bytes: Buffer.from([0xde, 0xad, 0xbe, 0xef]) },
-      { type: 23, flags: 0x8000, bytes: Buffer.from([0x42]) },
-    ]);
+    expect(s.unknown).toEqual(UNKNOWN_ATTRS_DECODED);
     expect(s.uid).toBe(1000); // the known ones are still there
   });
 
@@ -342,51 +280,24 @@ describe('decodeXdpMessage: malformed input', () => {
   });
 
   test('truncation at every offset: a socket or a DecodeError, never anything else', () => {
-    const full = withAttributes(FULL, UNKNOWN_ATTRS);
-    let decoded = 0;
-    for (let n = 0; n < full.length; n++) {
-      expect(() => decodeXdpMessage(full.subarray(0, n), 0, n)).toThrow(DecodeError);
-      const r = attempt(() => decodeXdpMessage(withLength(full, n), 0, n));
-      if (r.ok) decoded++;
-      else expect(r.error).toBeInstanceOf(DecodeError);
-      if (n < 32) expect(r.ok).toBe(false);
-    }
-    expect(decoded).toBeGreaterThan(5);
+    // Exactly the cuts at attribute boundaries past the 32-byte fixed part decode.
+    expect(checkEveryCut(XDP, withAttributes(FULL, UNKNOWN_ATTRS), 32)).toBeGreaterThan(5);
   });
 
   test('random garbage: a socket or a DecodeError', () => {
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 65536 }), (a) => {
-        const b = Buffer.from(a);
-        socketOrDecodeError(() => decodeXdpMessage(b, 0, b.length));
-      }),
-    );
+    assertGarbage(XDP, { framed: false });
   });
 
   test('random garbage behind a valid header and family: a socket or a DecodeError', () => {
-    fc.assert(
-      fc.property(fc.uint8Array({ minLength: 16, maxLength: 4096 }), (a) => {
-        const b = Buffer.concat([Buffer.alloc(16), Buffer.from(a)]);
-        b.writeUInt32LE(b.length, 0);
-        b[16] = 44;
-        socketOrDecodeError(() => decodeXdpMessage(b, 0, b.length));
-      }),
-    );
+    assertGarbage(XDP, { framed: true });
   });
 
   test('random attributes behind a valid fixed part: a socket or a DecodeError', () => {
     const attr = fc.tuple(fc.integer({ min: 0, max: 0xffff }), fc.uint8Array({ maxLength: 60 }));
     fc.assert(
       fc.property(fc.array(attr, { maxLength: 12 }), (attrs) => {
-        const parts = attrs.map(([type, payload]) => {
-          const a = Buffer.alloc((4 + payload.length + 3) & ~3);
-          a.writeUInt16LE(4 + payload.length, 0);
-          a.writeUInt16LE(type % 16 | (type & 0xc000), 2);
-          Buffer.from(payload).copy(a, 4);
-          return a;
-        });
-        const b = withAttributes(BARE, Buffer.concat(parts));
-        socketOrDecodeError(() => decodeXdpMessage(b, 0, b.length));
+        const parts = attrs.map(([type, payload]) => nlattr(type % 16 | (type & 0xc000), payload));
+        checkDecodes(XDP, withAttributes(BARE, Buffer.concat(parts)));
       }),
     );
   });
@@ -428,22 +339,7 @@ describe('decodeXdpMessage: properties over messages generated from the tables',
   });
 
   test('the decoder never reads outside [off, off + len)', () => {
-    fc.assert(
-      fc.property(messageArb, fc.nat({ max: 64 }), fc.nat({ max: 64 }), fc.nat(), ({ bytes }, before, after, cutSeed) => {
-        for (const msg of [bytes, withLength(bytes, cutSeed % (bytes.length + 1))]) {
-          const results = [0xaa, 0x55].map((fill) => {
-            const big = Buffer.alloc(before + msg.length + after, fill);
-            msg.copy(big, before);
-            return attempt(() => decodeXdpMessage(big, before, msg.length));
-          });
-          const alone = attempt(() => decodeXdpMessage(Buffer.from(msg), 0, msg.length));
-          expect(results[0]).toEqual(results[1]);
-          expect(results[0].ok).toBe(alone.ok);
-          if (results[0].ok) expect(results[0]).toEqual(alone);
-          else expect(results[0].error).toBeInstanceOf(DecodeError);
-        }
-      }),
-    );
+    assertConfined(XDP, messageArb.map((m) => m.bytes));
   });
 });
 
