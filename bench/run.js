@@ -140,7 +140,7 @@ function loadLibrary() {
     }
     return { lib };
   } catch (err) {
-    return { missing: `cannot load dist (${err.code || err.message.split('\n')[0]}); run npm run build first` };
+    return { missing: `cannot load dist (${err.code || err.message.split('\n')[0]}); run npm run compile first` };
   }
 }
 
