@@ -135,8 +135,11 @@ describeRoot('F6: duplicates under churn in a small hash table', () => {
   let ns: Netns;
   let pop: Population;
   beforeAll(async () => {
-    ns = await createNetns();
+    // 128 buckets: the dump resumes inside crowded buckets, where churn shifts positions.
+    ns = await createNetns({ ehashEntries: 128 });
     outer = ns.name;
+    const ehash = await ns.exec(['cat', '/proc/sys/net/ipv4/tcp_ehash_entries'], { check: true });
+    expect(Number(ehash.stdout.trim())).toBe(128);
     pop = await ns.spawnPopulation({ kinds: ['tcp'], extraTcpPairs: 1000 });
   }, 120_000);
   afterAll(async () => {
@@ -168,10 +171,11 @@ while time.time() < end:
         const seen = new Set(cookies);
         for (const c of stable) if (!seen.has(c)) missed++;
       }
-      // Misses and duplicates are the kernel's (documented, never asserted to be zero): report them.
+      // Misses are the kernel's (documented, never asserted to be zero): report them.
       // eslint-disable-next-line no-console
       console.log(`F6: over 30 listings under churn: ${dropped} duplicates dropped, ${missed} misses of stable sockets`);
-      expect(dropped).toBeGreaterThanOrEqual(0);
+      // With 128 buckets and churn the kernel does repeat sockets: they were dropped, not returned.
+      expect(dropped).toBeGreaterThan(0);
     } finally {
       child.kill('SIGKILL');
     }

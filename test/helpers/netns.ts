@@ -332,8 +332,38 @@ function installExitHook(): void {
   });
 }
 
+/**
+ * `ip netns add NAME`, but with a private TCP hash table of `entries` buckets. The knob
+ * (net.ipv4.tcp_child_ehash_entries) is read from the namespace that creates a new one, so
+ * it is set in a throwaway `unshare -n` namespace (never on the host), a second `unshare -n`
+ * creates ours inside it, and `ip netns attach` pins that from the host.
+ */
+async function addWithPrivateEhash(name: string, entries: number): Promise<void> {
+  const script = `echo ${entries} > /proc/sys/net/ipv4/tcp_child_ehash_entries && exec unshare -n sh -c 'echo ready; exec cat >/dev/null'`;
+  const holder = spawn('unshare', ['-n', 'sh', '-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error('unshare helper did not start')), 10_000);
+      holder.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('ready')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      holder.on('exit', (code) => reject(new Error(`unshare helper exited with ${code}`)));
+    });
+    // sh, unshare and sh all exec, so the helper's pid lives in the new namespace.
+    await run('ip', ['netns', 'attach', name, String(holder.pid)], { check: true });
+  } finally {
+    holder.stdin.end();
+    if (holder.exitCode === null) holder.kill('SIGKILL');
+  }
+}
+
 /** Create a fresh namespace `sd-<pid>-<n>` with lo up (after removing stale ones). */
-export async function createNetns(): Promise<Netns> {
+export async function createNetns(opts: { ehashEntries?: number } = {}): Promise<Netns> {
   if (!isRoot()) throw new Error(ROOT_MESSAGE);
   cleanStaleNetns();
   installExitHook();
@@ -342,7 +372,8 @@ export async function createNetns(): Promise<Netns> {
     name = `sd-${process.pid}-${++counter}`;
     if (!existsSync(path.join(NETNS_DIR, name))) break;
   }
-  await run('ip', ['netns', 'add', name], { check: true });
+  if (opts.ehashEntries) await addWithPrivateEhash(name, opts.ehashEntries);
+  else await run('ip', ['netns', 'add', name], { check: true });
   live.add(name);
   try {
     await run('ip', ['-n', name, 'link', 'set', 'lo', 'up'], { check: true });
