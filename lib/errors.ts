@@ -10,6 +10,7 @@ import { constants as osConstants } from 'node:os';
 export class SockdiagError extends Error {
   /** A stable machine-readable code. */
   code: string;
+  /** Creates the error. @param code a stable `SOCKDIAG_*`/`ERR_SOCKDIAG_*` code. */
   constructor(message: string, code: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
@@ -37,11 +38,15 @@ export class SockdiagSystemError extends SockdiagError {
   errno: number;
   /** `'sendmsg'`, `'recvmsg'`, `'setns'`, … */
   syscall: string;
+  /** What the library was doing: `'dump'`, `'open'`, … */
   operation?: string;
+  /** Address family involved, e.g. `'inet6'`. */
   family?: string;
+  /** Protocol involved, e.g. `'tcp'`. */
   protocol?: string;
   /** Extended-ack message the kernel attached, if any. */
   extack?: string;
+  /** Creates the error. @param errno positive or negative errno; stored negative. @param detail appended to the message. */
   constructor(errno: number, syscall: string, context: ErrorContext = {}, detail?: string) {
     const neg = errno > 0 ? -errno : errno;
     const code = errnoName(neg);
@@ -58,6 +63,7 @@ Object.defineProperty(SockdiagSystemError.prototype, 'name', { value: 'SockdiagS
 
 /** The running kernel has no sock_diag handler for this family or protocol. */
 export class NotSupportedError extends SockdiagSystemError {
+  /** Creates the error. @param errno the errno the kernel answered with (ENOENT, EOPNOTSUPP, …). */
   constructor(errno: number, syscall: string, context: ErrorContext = {}) {
     super(errno, syscall, context, 'not supported by this kernel (no sock_diag handler; the module may be missing)');
   }
@@ -70,6 +76,7 @@ export class DecodeError extends SockdiagError {
   offset: number;
   /** The structure or attribute being decoded. */
   structName: string;
+  /** Creates the error. @param offset where in the buffer the problem is. @param structName what was being decoded. */
   constructor(message: string, offset: number, structName: string) {
     super(`${message} (at byte ${offset})`, 'ERR_SOCKDIAG_DECODE');
     this.offset = offset;
@@ -80,7 +87,9 @@ Object.defineProperty(DecodeError.prototype, 'name', { value: 'DecodeError', enu
 
 /** An operation was aborted through an `AbortSignal`, shaped like Node's `AbortError`. */
 export class AbortError extends Error {
+  /** Always `'ABORT_ERR'`, as Node's own. */
   code = 'ABORT_ERR';
+  /** Creates the error. @param options `cause` is the signal's reason. */
   constructor(message = 'The operation was aborted', options?: { cause?: unknown }) {
     super(message, options);
   }

@@ -15,6 +15,12 @@ export type { Socket } from './diag/socket';
 export type { BaseSocket, SocketProcess } from './diag/common/socket';
 export type { SkMeminfo } from './diag/common/skmeminfo';
 export type { ProtocolName, FamilyName, SocketState, SocketTypeName } from './diag/constants';
+export type { UnixSocket, UnixSocketType, UnixDiagVfs, UnixDiagRqlen } from './diag/unix';
+export type { PacketSocket, PacketSocketType, PacketDiagInfo, PacketDiagMclist, PacketDiagRing, PacketFanout, SockFilter } from './diag/packet';
+export type { NetlinkSocket, NetlinkSocketType, NetlinkDiagRing, NetlinkFlags } from './diag/netlink';
+export type { VsockSocket, VsockType, VsockAddress } from './diag/vsock';
+export type { TipcSocket, TipcType, TipcConnection, TipcSockStats, TipcGroup } from './diag/tipc';
+export type { XdpSocket, XdpDiagInfo, XdpDiagRing, XdpDiagUmem, XdpDiagStats } from './diag/xdp';
 export type {
   InetSocket,
   TcpSocket,
@@ -43,3 +49,5 @@ export type { ErrorContext } from './errors';
 export type { RawAttribute } from './netlink/attributes';
 export { scanProcesses, ProcessMap } from './proc/processes';
 export type { ProcessScanOptions } from './proc/processes';
+export { InetSocketView } from './diag/inet';
+export * as tables from './tables';

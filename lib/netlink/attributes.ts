@@ -26,9 +26,11 @@ export interface AttrContext {
 
 /** How one attribute payload is decoded and encoded. */
 export interface AttrCodec<V> {
+  /** Decodes the `len` payload bytes at `off`. */
   decode(b: Buffer, off: number, len: number, ctx: AttrContext): V;
   /** Encoded payload length (before alignment). */
   size(v: V): number;
+  /** Writes the payload at `off` (the caller has sized the buffer with {@link AttrCodec.size}). */
   emit(v: V, b: Buffer, off: number): void;
   /** Smallest valid payload, checked when attributes are only framed, not yet decoded. */
   minSize?: number;

@@ -58,7 +58,8 @@ export type FieldValue<F extends FieldSpec> = F['type'] extends 'u64' | 's64'
     ? Buffer
     : number;
 
-type Simplify<T> = { [K in keyof T]: T[K] } & {};
+/** Flattens an intersection into one object type (for readable hover types). */
+export type Simplify<T> = { [K in keyof T]: T[K] } & {};
 
 /** The decoded object type of a structure table. Fields of growable structures may be absent. */
 export type StructValue<S extends StructSpec> = Simplify<

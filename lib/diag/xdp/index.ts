@@ -124,7 +124,7 @@ export const XDP_SHOW = {
 /** Every `XDP_SHOW_*` bit, what `ss` asks for. */
 export const XDP_SHOW_ALL = XDP_SHOW.INFO | XDP_SHOW.RING_CFG | XDP_SHOW.UMEM | XDP_SHOW.MEMINFO | XDP_SHOW.STATS;
 
-/** `XDP_DU_F_ZEROCOPY`: bit of {@link XdpDiagUmem.flags}. */
+/** `XDP_DU_F_ZEROCOPY`: bit of `XdpDiagUmem.flags`. */
 export const XDP_DU_F_ZEROCOPY = 1;
 
 /** An AF_XDP socket, as the xdp sock_diag reply describes it. */
