@@ -174,6 +174,38 @@ describe('inet decoder on built messages', () => {
     }
   });
 
+  test('F3: MEMINFO, SKMEMINFO, BBRINFO and mptcp_info of any length decode what is present', () => {
+    const cases: Array<[number, Buffer, (s: TcpSocket | MptcpSocket) => unknown[], unknown[]]> = [
+      [1, Buffer.from('01000000020000000300000004000000', 'hex'), (s) => [s.meminfo?.rmem, s.meminfo?.wmem, s.meminfo?.fmem, s.meminfo?.tmem], [1, 2, 3, 4]],
+      [7, Buffer.from('0a000000' + '0b000000' + '0c000000', 'hex'), (s) => [s.skmem?.rmemAlloc, s.skmem?.rcvbuf, s.skmem?.wmemAlloc, s.skmem?.drops], [10, 11, 12, undefined]],
+      [16, Buffer.from('00e1f50500000000' + '10000000', 'hex'), (s) => [s.bbr?.bwBytesPerSec, s.bbr?.minRttUs, s.bbr?.pacingGain], [100000000n, 16, undefined]],
+    ];
+    for (const [type, payload, pick, expected] of cases) {
+      for (const len of [0, 3, payload.length, payload.length + 9]) {
+        const bytes = Buffer.alloc(len, 0x77);
+        payload.copy(bytes, 0, 0, Math.min(len, payload.length));
+        const m = encodeInetMessage({ msg: { family: 2 }, attrs: { unknown: [{ type, bytes }] } });
+        const s = decodeInetMessage(m, 0, m.length, 6) as TcpSocket;
+        const got = pick(s);
+        if (len === payload.length) expect(got).toEqual(expected);
+        else if (len > payload.length) expect(got.every((x) => x !== undefined)).toBe(true);
+        else if (len === 0) expect(got.every((x) => x === undefined)).toBe(true);
+      }
+    }
+    // mptcp_info as the 6.1 headers have it (48 bytes) and as 6.18 sends it (96).
+    for (const len of [0, 43, 48, 96, 120]) {
+      const full = structToBuffer(mptcpInfo, { subflows: 3, csumEnabled: 1, bytesAcked: 5n, lastAckRecvMs: 9 }, 96);
+      const bytes = Buffer.concat([full, Buffer.alloc(24, 1)]).subarray(0, len);
+      const m = encodeInetMessage({ msg: { family: 2 }, attrs: { unknown: [{ type: 2, bytes }] } });
+      const info = (decodeInetMessage(m, 0, m.length, 262) as MptcpSocket).info!;
+      expect(info.subflows).toBe(len >= 1 ? 3 : undefined);
+      expect(info.csumEnabled).toBe(len >= 43 ? 1 : undefined);
+      expect(info.bytesAcked).toBe(len >= 80 ? 5n : undefined);
+      expect(info.lastAckRecvMs).toBe(len >= 96 ? 9 : undefined);
+      expect(info.tail).toEqual(len > 96 ? Buffer.alloc(len - 96, 1) : undefined);
+    }
+  });
+
   test('INET_DIAG_INFO is mptcp_info for MPTCP, and raw bytes for UDP', () => {
     const mi = structToBuffer(mptcpInfo, { subflows: 2, token: 0xfeedface, bytesSent: 77n });
     const m = encodeInetMessage({ msg: { family: 2 }, attrs: { unknown: [{ type: 2, bytes: mi }] } });
