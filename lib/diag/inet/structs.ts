@@ -19,8 +19,8 @@ export const inetDiagReqV2 = defineStruct('inet_diag_req_v2', 56, [
   { name: 'family', orig: 'sdiag_family', type: 'u8', offset: 0 },
   { name: 'protocol', orig: 'sdiag_protocol', type: 'u8', offset: 1 },
   { name: 'ext', orig: 'idiag_ext', type: 'u8', offset: 2 },
-  /** The pad byte is `sdiag_raw_protocol` in `struct inet_diag_req_raw`. */
-  { name: 'rawProtocol', orig: 'sdiag_raw_protocol', type: 'u8', offset: 3 },
+  // The pad byte is sdiag_raw_protocol in struct inet_diag_req_raw (raw sockets).
+  { name: 'rawProtocol', orig: 'pad', type: 'u8', offset: 3 },
   { name: 'states', orig: 'idiag_states', type: 'u32', offset: 4 },
   { name: 'sport', orig: 'id.idiag_sport', type: 'be16', offset: 8 },
   { name: 'dport', orig: 'id.idiag_dport', type: 'be16', offset: 10 },
