@@ -21,23 +21,7 @@ import { skMeminfo } from '../lib/diag/common/skmeminfo';
 import { DecodeError } from '../lib/errors';
 import { encodeAttributes } from '../lib/netlink/attributes';
 import { StructSpec, structToBuffer } from '../lib/netlink/struct';
-import {
-  FamilyDecoder,
-  IDLE_MEMINFO,
-  arbRawTlvs,
-  arbStruct,
-  arbUnknown,
-  assertConfined,
-  assertGarbage,
-  attempt,
-  checkDecodes,
-  checkEveryCut,
-  expectCLayout,
-  headerDefines,
-  headerEnum,
-  nlmsg,
-  skMeminfoBytes,
-} from './helpers/decoder-harness';
+import { FamilyDecoder, IDLE_MEMINFO, arbRawTlvs, arbStruct, arbUnknown, assertConfined, assertGarbage, attempt, checkDecodes, checkEveryCut, expectCLayout, headerDefines, headerEnum, nlmsg, skMeminfoBytes } from './helpers/decoder-harness';
 
 // ---------------------------------------------------------------------------------------
 // Golden fixtures: replies captured from a Linux 6.18 kernel (python sockets + a

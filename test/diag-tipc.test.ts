@@ -14,21 +14,7 @@ import {
 import { STATE_NAMES } from '../lib/diag/constants';
 import { DecodeError } from '../lib/errors';
 import { encodeAttributes, RawAttribute } from '../lib/netlink/attributes';
-import {
-  FamilyDecoder,
-  UNKNOWN_ATTRS,
-  UNKNOWN_ATTRS_DECODED,
-  arbBytes,
-  arbRawAttributes,
-  arbU32,
-  assertConfined,
-  assertGarbage,
-  checkDecodes,
-  checkEveryCut,
-  nlattr,
-  nlmsg,
-  withAttributes,
-} from './helpers/decoder-harness';
+import { FamilyDecoder, UNKNOWN_ATTRS, UNKNOWN_ATTRS_DECODED, arbBytes, arbRawAttributes, arbU32, assertConfined, assertGarbage, checkDecodes, checkEveryCut, nlattr, nlmsg, withAttributes } from './helpers/decoder-harness';
 
 const TIPC: FamilyDecoder = { decode: decodeTipcMessage, protocol: 'tipc', checksLength: true, mayBeEmpty: true };
 
@@ -380,7 +366,7 @@ describe('decodeTipcMessage: malformed input', () => {
   });
 
   test('random garbage: a socket, undefined or a DecodeError', () => {
-    assertGarbage(TIPC);
+    assertGarbage(TIPC, { numRuns: 100 });
   });
 
   test('random garbage inside a TIPC_NLA_SOCK nest: a socket or a DecodeError', () => {
@@ -443,7 +429,7 @@ describe('decodeTipcMessage: properties over messages generated from the tables'
   });
 
   test('the decoder never reads outside [off, off + len)', () => {
-    assertConfined(TIPC, messageArb.map((m) => m.bytes));
+    assertConfined(TIPC, messageArb.map((m) => m.bytes), 100);
   });
 });
 

@@ -11,18 +11,7 @@ import {
 import { DecodeError } from '../lib/errors';
 import { encodeAttributes, RawAttribute } from '../lib/netlink/attributes';
 import { structToBuffer } from '../lib/netlink/struct';
-import {
-  FamilyDecoder,
-  UNKNOWN_ATTRS,
-  UNKNOWN_ATTRS_DECODED,
-  arbRawAttributes,
-  arbStruct,
-  assertConfined,
-  assertGarbage,
-  checkEveryCut,
-  nlmsg,
-  withAttributes,
-} from './helpers/decoder-harness';
+import { FamilyDecoder, UNKNOWN_ATTRS, UNKNOWN_ATTRS_DECODED, arbRawAttributes, arbStruct, assertConfined, assertGarbage, checkEveryCut, nlmsg, withAttributes } from './helpers/decoder-harness';
 
 const VSOCK: FamilyDecoder = { decode: decodeVsockMessage, protocol: 'vsock', af: 40, checksLength: true };
 
@@ -204,11 +193,11 @@ describe('decodeVsockMessage: malformed input', () => {
   });
 
   test('random garbage: a socket or a DecodeError', () => {
-    assertGarbage(VSOCK, { framed: false });
+    assertGarbage(VSOCK, { framed: false, numRuns: 100 });
   });
 
   test('random garbage behind a valid header and family: a socket or a DecodeError', () => {
-    assertGarbage(VSOCK, { framed: true });
+    assertGarbage(VSOCK, { framed: true, numRuns: 100 });
   });
 });
 
@@ -238,7 +227,7 @@ describe('decodeVsockMessage: properties over messages generated from the tables
   });
 
   test('the decoder never reads outside [off, off + len)', () => {
-    assertConfined(VSOCK, messageArb.map((m) => m.bytes));
+    assertConfined(VSOCK, messageArb.map((m) => m.bytes), 100);
   });
 });
 

@@ -18,23 +18,7 @@ import { skMeminfo } from '../lib/diag/common/skmeminfo';
 import { DecodeError } from '../lib/errors';
 import { encodeAttributes } from '../lib/netlink/attributes';
 import { structToBuffer } from '../lib/netlink/struct';
-import {
-  FamilyDecoder,
-  IDLE_MEMINFO,
-  UNKNOWN_ATTRS,
-  UNKNOWN_ATTRS_DECODED,
-  arbRawAttributes,
-  arbStruct,
-  arbU32,
-  assertConfined,
-  assertGarbage,
-  checkDecodes,
-  checkEveryCut,
-  nlattr,
-  nlmsg,
-  skMeminfoBytes,
-  withAttributes,
-} from './helpers/decoder-harness';
+import { FamilyDecoder, IDLE_MEMINFO, UNKNOWN_ATTRS, UNKNOWN_ATTRS_DECODED, arbRawAttributes, arbStruct, arbU32, assertConfined, assertGarbage, checkDecodes, checkEveryCut, nlattr, nlmsg, skMeminfoBytes, withAttributes } from './helpers/decoder-harness';
 
 const XDP: FamilyDecoder = { decode: decodeXdpMessage, protocol: 'xdp', af: 44, checksLength: true };
 
@@ -285,11 +269,11 @@ describe('decodeXdpMessage: malformed input', () => {
   });
 
   test('random garbage: a socket or a DecodeError', () => {
-    assertGarbage(XDP, { framed: false });
+    assertGarbage(XDP, { framed: false, numRuns: 100 });
   });
 
   test('random garbage behind a valid header and family: a socket or a DecodeError', () => {
-    assertGarbage(XDP, { framed: true });
+    assertGarbage(XDP, { framed: true, numRuns: 100 });
   });
 
   test('random attributes behind a valid fixed part: a socket or a DecodeError', () => {
@@ -339,7 +323,7 @@ describe('decodeXdpMessage: properties over messages generated from the tables',
   });
 
   test('the decoder never reads outside [off, off + len)', () => {
-    assertConfined(XDP, messageArb.map((m) => m.bytes));
+    assertConfined(XDP, messageArb.map((m) => m.bytes), 100);
   });
 });
 
