@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -182,6 +183,7 @@ class Channel : public Napi::ObjectWrap<Channel> {
       napi_remove_env_cleanup_hook(env_, CleanupHook, this);
       Shutdown();
     }
+    *self_ = nullptr;  // a batch still queued on the tsfn must not reach this object
   }
 
  private:
@@ -350,7 +352,17 @@ class Channel : public Napi::ObjectWrap<Channel> {
         delivered_ = true;
       }
       if (!deliverNow) continue;
-      napi_status st = tsfn_.NonBlockingCall(batch, [this](Napi::Env env, Napi::Function, Batch* b) { Deliver(env, b); });
+      // The tsfn may dispatch this after close() and after the object is collected (the
+      // destructor runs from a finalizer): go through self_, which it clears.
+      std::shared_ptr<Channel*> self = self_;
+      napi_status st = tsfn_.NonBlockingCall(batch, [self](Napi::Env env, Napi::Function, Batch* b) {
+        if (*self != nullptr) {
+          (*self)->Deliver(env, b);
+        } else {
+          free(b->data);
+          delete b;
+        }
+      });
       if (st != napi_ok) {
         free(batch->data);
         delete batch;
@@ -480,6 +492,8 @@ class Channel : public Napi::ObjectWrap<Channel> {
   const char* leftoverSyscall_ = nullptr;
   std::unique_ptr<Napi::Promise::Deferred> deferred_;
   Napi::ThreadSafeFunction tsfn_;
+  // Written only on the main thread, after the reader thread has been joined.
+  std::shared_ptr<Channel*> self_ = std::make_shared<Channel*>(this);
 };
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

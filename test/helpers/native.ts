@@ -3,12 +3,66 @@
  * test/fixtures/, run inside a private namespace so that a crash is an exit signal, not
  * a dead jest worker), raw netlink exchanges on a {@link Channel}, and process counters.
  */
-import { readdirSync, readlinkSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { Channel, Datagrams } from '../../lib/netlink/channel';
 import type { ExecResult, Netns } from './netns';
 
 export const FIXTURES = path.join(__dirname, '..', 'fixtures');
+const ROOT = path.join(__dirname, '..', '..');
+
+let addonCopy: string | undefined;
+
+/**
+ * The addon file the child scripts load: SOCKDIAG_ADDON when set, else the one lib loads
+ * (node-gyp-build: build/Release, else prebuilds/). It is copied to a private directory
+ * (/tmp/sockdiag-addon-<pid>, removed when this process ends or by a later run once the
+ * pid is gone), because another test (npm pack → prebuildify) rebuilds build/ and removes
+ * the file while tests run. World-readable, for children that drop privileges.
+ */
+export function addonForChildren(): string {
+  if (addonCopy !== undefined) return addonCopy;
+  for (const name of readdirSync(tmpdir())) {
+    const m = /^sockdiag-addon-(\d+)$/.exec(name);
+    if (m && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]))) rmSync(path.join(tmpdir(), name), { recursive: true, force: true });
+  }
+  const dir = path.join(tmpdir(), `sockdiag-addon-${process.pid}`);
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  chmodSync(dir, 0o755);
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  // While that rebuild runs there may be no addon at all for a moment: wait for one that
+  // loads (up to 2 minutes) rather than fail.
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    // A fresh name per attempt: never overwrite a file a process may have mapped.
+    const copy = path.join(dir, `sockdiag-${randomBytes(6).toString('hex')}.node`);
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const source = process.env.SOCKDIAG_ADDON ?? (require('node-gyp-build') as { path(dir: string): string }).path(ROOT);
+      copyFileSync(source, copy);
+      chmodSync(copy, 0o755);
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      if (typeof (require(copy) as { Channel?: unknown }).Channel !== 'function') throw new Error(`${source} has no Channel`);
+      addonCopy = copy;
+      return copy;
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+    }
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 export const fdCount = (): number => readdirSync('/proc/self/fd').length;
 export const threadCount = (): number => readdirSync('/proc/self/task').length;
@@ -27,18 +81,37 @@ export function threadNetns(): Map<string, string> {
   return out;
 }
 
-/** Links of this process's open fds that point at a namespace file (`net:[…]`, `mnt:[…]`, …). */
-export function nsfsLinks(): string[] {
-  const out: string[] = [];
+/** This process's fds open on the file with that device and inode (e.g. a namespace's nsfs inode). */
+export function fdsOpenOn(file: { dev: number; ino: number }): number[] {
+  const out: number[] = [];
   for (const fd of readdirSync('/proc/self/fd')) {
     try {
-      const link = readlinkSync(`/proc/self/fd/${fd}`);
-      if (/^[a-z_]+:\[\d+\]$/.test(link) && !link.startsWith('socket:') && !link.startsWith('pipe:') && !link.startsWith('anon_inode:')) out.push(link);
+      const st = statSync(`/proc/self/fd/${fd}`);
+      if (st.ino === file.ino && st.dev === file.dev) out.push(Number(fd));
     } catch {
-      /* closed meanwhile */
+      /* closed meanwhile, or not stat-able */
     }
   }
   return out;
+}
+
+function execDirect(argv: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), status, signal, pid: child.pid });
+    });
+  });
 }
 
 export interface ChildRun<T> extends ExecResult {
@@ -52,17 +125,20 @@ export interface ChildRun<T> extends ExecResult {
 
 /**
  * Runs `node [nodeArgs] test/fixtures/<script> [args]` inside `ns` (optionally behind a
- * prefix such as setpriv or strace) and parses its last stdout line as JSON.
+ * prefix such as setpriv or strace) and parses its last stdout line as JSON. With `ns`
+ * null the argv runs as is: only for a prefix that makes its own namespace (`unshare -n`).
  */
 export async function runChild<T>(
-  ns: Netns,
+  ns: Netns | null,
   script: string,
   args: string[] = [],
   opts: { prefix?: string[]; nodeArgs?: string[]; timeoutMs?: number } = {},
 ): Promise<ChildRun<T>> {
   const t0 = Date.now();
   const argv = [...(opts.prefix ?? []), process.execPath, ...(opts.nodeArgs ?? []), path.join(FIXTURES, script), ...args];
-  const r = await ns.exec(argv, { timeoutMs: opts.timeoutMs ?? 20_000 });
+  const env = { ...process.env, SOCKDIAG_ADDON: addonForChildren() };
+  const timeoutMs = opts.timeoutMs ?? 20_000;
+  const r = ns === null ? await execDirect(argv, env, timeoutMs) : await ns.exec(argv, { env, timeoutMs });
   const endedAt = Date.now();
   const lines = r.stdout.split('\n').filter((l) => l.trim() !== '');
   let json: T | undefined;
@@ -74,9 +150,13 @@ export async function runChild<T>(
   return { ...r, json, endedAt, ms: endedAt - t0 };
 }
 
-/** A one-line description of how a child ended, for assertion messages. */
-export function howItEnded(r: ExecResult): string {
-  return `status ${r.status}, signal ${r.signal}, stderr: ${r.stderr.trim().slice(0, 2000)}`;
+/**
+ * How a child ended, for `expect(exitOf(r)).toEqual({ status: 0, signal: null })`: its
+ * stderr is added only when it failed, so that the failure shows why.
+ */
+export function exitOf(r: ExecResult): { status: number | null; signal: NodeJS.Signals | null; stderr?: string } {
+  const ok = r.status === 0 && r.signal === null;
+  return ok ? { status: r.status, signal: r.signal } : { status: r.status, signal: r.signal, stderr: r.stderr.trim().slice(0, 4000) };
 }
 
 /** One netlink message as read off a channel. */
@@ -118,16 +198,32 @@ export function rawMessages(batch: Datagrams): RawMessage[] {
   return out;
 }
 
-/** `channel.read()`, or 'timeout' after `ms`. */
+const pendingReads = new WeakMap<Channel, Promise<Datagrams | null>>();
+
+/**
+ * `channel.read()`, or 'timeout' after `ms`. A read that timed out stays pending and is
+ * the one the next call waits for (a channel allows one pending read).
+ */
 export async function readWithin(channel: Channel, ms: number): Promise<Datagrams | null | 'timeout'> {
+  let read = pendingReads.get(channel);
+  if (read === undefined) {
+    read = channel.read();
+    read.catch(() => undefined);
+    pendingReads.set(channel, read);
+  }
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([
-      channel.read(),
+    const r = await Promise.race([
+      read,
       new Promise<'timeout'>((resolve) => {
         timer = setTimeout(() => resolve('timeout'), ms);
       }),
     ]);
+    if (r !== 'timeout') pendingReads.delete(channel);
+    return r;
+  } catch (e) {
+    pendingReads.delete(channel);
+    throw e;
   } finally {
     clearTimeout(timer);
   }
