@@ -3,7 +3,7 @@
  * `syscall`); library errors carry a stable `SOCKDIAG_*`/`ERR_SOCKDIAG_*` code.
  * @module
  */
-import { getSystemErrorName } from 'node:util';
+import { getSystemErrorName, types } from 'node:util';
 import { constants as osConstants } from 'node:os';
 
 /** Base class of every error sockdiag throws on purpose. */
@@ -109,13 +109,14 @@ export function errnoName(errno: number): string {
 
 /** Wraps an error thrown by the native addon (it carries `code`/`errno`/`syscall`) into a {@link SockdiagSystemError}. */
 export function fromNativeError(err: unknown, context: ErrorContext = {}): unknown {
-  if (err instanceof Error && typeof (err as { errno?: unknown }).errno === 'number' && typeof (err as { syscall?: unknown }).syscall === 'string') {
-    const e = err as Error & { errno: number; syscall: string };
-    return new SockdiagSystemError(e.errno, e.syscall, context);
+  // isNativeError, not instanceof: the addon's errors may come from another realm (vm, jest).
+  if (!types.isNativeError(err)) return err;
+  const e = err as Error & { errno?: unknown; syscall?: unknown; code?: unknown };
+  if (typeof e.errno === 'number' && typeof e.syscall === 'string') {
+    // The addon's message is "syscall CODE (strerror)" plus, sometimes, ": a hint"; keep the hint.
+    const hint = /\): (.+)$/.exec(e.message)?.[1];
+    return new SockdiagSystemError(e.errno, e.syscall, context, hint);
   }
-  const code = (err as { code?: unknown } | null)?.code;
-  if (err instanceof Error && typeof code === 'string' && code.startsWith('ERR_SOCKDIAG')) {
-    return new SockdiagError(err.message, code);
-  }
+  if (typeof e.code === 'string' && e.code.startsWith('ERR_SOCKDIAG')) return new SockdiagError(e.message, e.code);
   return err;
 }

@@ -3,7 +3,7 @@
  * into an empty folder (addon, JS and types). Listings run in a private namespace.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createNetns, describeRoot, Netns } from './helpers/netns';
@@ -38,7 +38,15 @@ describeRoot('the package', () => {
   test('npm pack → install into an empty folder → require works, with types and a prebuild', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'sockdiag-pack-'));
     try {
-      const pack = run('npm', ['pack', '--pack-destination', dir], root, 600_000);
+      // Pack from a copy: prepack rebuilds the addon, and doing that in the checkout would
+      // pull build/ from under the other test files running meanwhile.
+      const src = path.join(dir, 'src');
+      mkdirSync(src);
+      for (const f of ['package.json', 'package-lock.json', 'binding.gyp', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'CHANGELOG.md', 'lib', 'native']) {
+        cpSync(path.join(root, f), path.join(src, f), { recursive: true });
+      }
+      symlinkSync(path.join(root, 'node_modules'), path.join(src, 'node_modules'));
+      const pack = run('npm', ['pack', '--pack-destination', dir], src, 600_000);
       expect(pack.status).toBe(0);
       const tgz = readdirSync(dir).find((f) => f.endsWith('.tgz'));
       expect(tgz).toBeDefined();

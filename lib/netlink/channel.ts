@@ -102,22 +102,26 @@ export class Channel {
     }
   }
 
-  /** The next batch of datagrams, or null once the channel is closed. */
-  async read(): Promise<Datagrams | null> {
-    let batch;
+  /**
+   * The next batch of datagrams, or null once the channel is closed. Not async on purpose:
+   * a call on a closed channel throws at once instead of returning a rejected promise.
+   */
+  read(): Promise<Datagrams | null> {
+    let pending;
     try {
-      batch = await this.native.read();
+      pending = this.native.read();
     } catch (err) {
       throw fromNativeError(err, this.context);
     }
-    if (batch === null) return null;
-    return {
-      data: Buffer.from(batch.data),
-      offsets: batch.offsets,
-      lengths: batch.lengths,
-      senders: batch.senders,
-      groups: batch.groups,
-    };
+    return pending.then(
+      (batch) =>
+        batch === null
+          ? null
+          : { data: Buffer.from(batch.data), offsets: batch.offsets, lengths: batch.lengths, senders: batch.senders, groups: batch.groups },
+      (err: unknown) => {
+        throw fromNativeError(err, this.context);
+      },
+    );
   }
 
   /** Closes the socket; a pending read settles with null. Safe to call twice. */

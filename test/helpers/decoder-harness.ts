@@ -9,7 +9,7 @@
  */
 import fc from 'fast-check';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DecodeError } from '../../lib/errors';
@@ -369,8 +369,12 @@ function cLayout(headers: string[], specs: Array<[StructSpec, string]>): string 
   ]);
   const dir = mkdtempSync(join(tmpdir(), 'sockdiag-layout-'));
   writeFileSync(join(dir, 'l.c'), `#include <stdio.h>\n#include <stddef.h>\n${headers.map((h) => `#include <${h}>`).join('\n')}\nint main(void) {\n${lines.join('\n')}\nreturn 0; }\n`);
-  execFileSync('gcc', ['-o', join(dir, 'l'), join(dir, 'l.c')]);
-  return execFileSync(join(dir, 'l')).toString();
+  try {
+    execFileSync('gcc', ['-o', join(dir, 'l'), join(dir, 'l.c')]);
+    return execFileSync(join(dir, 'l')).toString();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** The same listing as {@link cLayout}, from the tables. */
