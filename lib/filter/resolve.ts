@@ -1,0 +1,57 @@
+/**
+ * Names in filters that only the target system can resolve: device names (`dev lo`) to
+ * interface indexes, in the namespace being listed, and cgroup paths to cgroup v2 ids.
+ * @module
+ */
+import { statSync } from 'node:fs';
+import * as path from 'node:path';
+import { Channel, runDump, DumpStats, NetnsRef } from '../netlink/channel';
+import { NLM_F } from '../netlink/message';
+import { requestMessage } from '../diag/request';
+
+const NETLINK_ROUTE = 0;
+const RTM_NEWLINK = 16;
+const RTM_GETLINK = 18;
+const IFINFOMSG_SIZE = 16;
+const IFLA_IFNAME = 3;
+
+/** Interface name → index of every link in a namespace (an RTM_GETLINK dump over rtnetlink). */
+export async function interfaceIndexes(netns?: NetnsRef): Promise<Map<string, number>> {
+  const channel = Channel.open({ protocol: NETLINK_ROUTE, ...(netns === undefined ? {} : { netns }) });
+  try {
+    const request = requestMessage(IFINFOMSG_SIZE, () => undefined, RTM_GETLINK, NLM_F.REQUEST | NLM_F.DUMP);
+    const stats: DumpStats = { messages: 0, interrupted: false, foreignDropped: 0 };
+    const out = new Map<string, number>();
+    const decode = (b: Buffer, off: number, len: number): [string, number] | undefined => {
+      if (b.readUInt16LE(off + 4) !== RTM_NEWLINK || len < 16 + IFINFOMSG_SIZE) return undefined;
+      const index = b.readInt32LE(off + 16 + 4);
+      // IFLA_* attributes follow struct ifinfomsg; only the name is wanted.
+      for (let at = off + 16 + IFINFOMSG_SIZE; at + 4 <= off + len; ) {
+        const alen = b.readUInt16LE(at);
+        if (alen < 4) break;
+        if ((b.readUInt16LE(at + 2) & 0x3fff) === IFLA_IFNAME) {
+          const end = b.indexOf(0, at + 4);
+          return [b.toString('latin1', at + 4, end < 0 || end > at + alen ? at + alen : end), index];
+        }
+        at += (alen + 3) & ~3;
+      }
+      return undefined;
+    };
+    for await (const batch of runDump(channel, request, decode, { operation: 'link dump' }, stats)) {
+      for (const [name, index] of batch) out.set(name, index);
+    }
+    return out;
+  } finally {
+    channel.close();
+  }
+}
+
+/** The cgroup v2 id of a path (absolute, or relative to the cgroup2 mount): the directory's inode. */
+export function cgroupIdOf(cgroupPath: string, mount = '/sys/fs/cgroup'): bigint | undefined {
+  const full = cgroupPath.startsWith(mount) ? cgroupPath : path.join(mount, cgroupPath);
+  try {
+    return statSync(full, { bigint: true }).ino;
+  } catch {
+    return undefined;
+  }
+}
