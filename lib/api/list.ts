@@ -73,7 +73,7 @@ async function* socketBatches(opts: ListOptions, stats: ListingStats): AsyncGene
   const input = planInput(opts);
   const { protocols, explicit } = selectedProtocols(opts);
   const wantProcesses = opts.processes !== undefined && opts.processes !== false;
-  // The /proc walk runs on its worker while the dump runs here.
+  // The /proc walk runs on a pool thread while the dump runs here.
   const processScan: Promise<ProcessMap> | undefined = wantProcesses
     ? scanProcesses({ threads: typeof opts.processes === 'object' && opts.processes.threads === true })
     : undefined;
@@ -102,10 +102,7 @@ async function* socketBatches(opts: ListOptions, stats: ListingStats): AsyncGene
                 stats.duplicatesDropped++;
                 continue;
               }
-              if (owners) {
-                const p = owners.lookup(s.inode);
-                if (p !== undefined) s.processes = p;
-              }
+              if (owners) attachOwners(s, owners);
               out.push(s);
             }
             if (out.length > 0) yield out;
@@ -127,6 +124,11 @@ async function* socketBatches(opts: ListOptions, stats: ListingStats): AsyncGene
     signal?.removeEventListener('abort', onAbort);
     channel.close();
   }
+}
+
+function attachOwners(s: Socket, owners: ProcessMap): void {
+  const p = owners.lookup(s.inode);
+  if (p !== undefined) s.processes = p;
 }
 
 function newStats(): ListingStats {
@@ -159,10 +161,7 @@ export async function listSockets(opts: ListOptions = {}): Promise<SocketList> {
   }
   if (scan) {
     const owners = await scan;
-    for (const s of all) {
-      const p = owners.lookup(s.inode);
-      if (p !== undefined) s.processes = p;
-    }
+    for (const s of all) attachOwners(s, owners);
   }
   return Object.assign(all, stats);
 }
