@@ -9,6 +9,10 @@ import { ALL_PROTOCOLS, plansFor, PlanInput } from '../diag/families';
 import type { Socket } from '../diag/socket';
 import { scanProcesses, ProcessMap } from '../proc/processes';
 import type { ListOptions, ListingStats } from './options';
+import type { FilterExpr } from '../filter/ast';
+import { compileFilter, filterStateMask, CompiledFilter } from '../filter/bytecode';
+import { matchesFilter, EvaluateContext } from '../filter/evaluate';
+import { interfaceIndexes, cgroupIdOf } from '../filter/resolve';
 
 /**
  * The cookies seen so far in a listing. Cookies count sockets since boot and stay far below
@@ -41,7 +45,28 @@ export type SocketList = Socket[] & ListingStats;
 const unsupportedUntil = new Map<ProtocolName, number>();
 const UNSUPPORTED_TTL_MS = 60_000;
 
-function planInput(opts: ListOptions): PlanInput {
+/** The filter expression's names resolved in the listed system, for the compiler and the evaluator. */
+async function filterContext(expr: FilterExpr, netns: ListOptions['netns']): Promise<EvaluateContext> {
+  const devices = new Set<string>();
+  const walk = (e: FilterExpr): void => {
+    if (e.kind === 'and' || e.kind === 'or') e.items.forEach(walk);
+    else if (e.kind === 'not') walk(e.item);
+    else if (e.kind === 'dev' && typeof e.device === 'string') devices.add(e.device);
+    else if (e.kind === 'host' && e.host.family === 'link' && typeof e.host.device === 'string') devices.add(e.host.device);
+  };
+  walk(expr);
+  const indexes = devices.size > 0 ? await interfaceIndexes(netns) : new Map<string, number>();
+  const cgroups = new Map<string, bigint | undefined>();
+  return {
+    ifindex: (name) => indexes.get(name),
+    cgroupId: (path) => {
+      if (!cgroups.has(path)) cgroups.set(path, cgroupIdOf(path));
+      return cgroups.get(path);
+    },
+  };
+}
+
+function planInput(opts: ListOptions, filterCtx?: EvaluateContext): PlanInput {
   const fams = opts.families ?? ['inet', 'inet6'];
   for (const f of fams) if (f !== 'inet' && f !== 'inet6') throw new TypeError(`families must be 'inet' or 'inet6', got ${String(f)}`);
   let extensions: PlanInput['extensions'];
@@ -49,10 +74,26 @@ function planInput(opts: ListOptions): PlanInput {
   else if (opts.extensions === 'none') extensions = [];
   else if (Array.isArray(opts.extensions)) extensions = opts.extensions;
   else throw new TypeError("extensions must be 'all', 'none' or a list of extension names");
+  const filter = opts.filter;
+  let states = stateMask(opts.states);
+  if (filter && filter.states.length > 0) states = filterStateMask(filter.states, states);
+  const expr = filter?.expr;
+  const compiled = new Map<'inet' | 'inet6', CompiledFilter>();
   return {
-    states: stateMask(opts.states),
+    states,
     inetFamilies: fams.map((f) => (f === 'inet' ? AF.INET : AF.INET6)),
     extensions,
+    filtered: expr !== undefined,
+    compiled: expr === undefined
+      ? undefined
+      : (family) => {
+          let c = compiled.get(family);
+          if (c === undefined) {
+            c = compileFilter(expr, { family, ifindex: filterCtx?.ifindex, cgroupId: filterCtx?.cgroupId });
+            compiled.set(family, c);
+          }
+          return c;
+        },
   };
 }
 
@@ -70,7 +111,9 @@ function selectedProtocols(opts: ListOptions): { protocols: readonly ProtocolNam
 async function* socketBatches(opts: ListOptions, stats: ListingStats): AsyncGenerator<Socket[], void, undefined> {
   const signal = opts.signal;
   if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
-  const input = planInput(opts);
+  const expr = opts.filter?.expr;
+  const filterCtx = expr === undefined ? undefined : await filterContext(expr, opts.netns);
+  const input = planInput(opts, filterCtx);
   const { protocols, explicit } = selectedProtocols(opts);
   const wantProcesses = opts.processes !== undefined && opts.processes !== false;
   // The /proc walk runs on a pool thread while the dump runs here.
@@ -102,6 +145,8 @@ async function* socketBatches(opts: ListOptions, stats: ListingStats): AsyncGene
                 stats.duplicatesDropped++;
                 continue;
               }
+              // What the kernel could not filter is checked here, on the same expression.
+              if (expr !== undefined && !plan.exact && !matchesFilter(expr, s, filterCtx)) continue;
               if (owners) attachOwners(s, owners);
               out.push(s);
             }

@@ -5,6 +5,7 @@
 import type { ProtocolName, SocketState } from '../diag/constants';
 import type { InetExtension } from '../diag/inet';
 import type { NetnsRef } from '../netlink/channel';
+import type { Filter } from '../filter/ast';
 
 /** What to list. Every field is optional: the default lists every socket, like `ss -a`. */
 export interface ListOptions {
@@ -23,6 +24,12 @@ export interface ListOptions {
   netns?: NetnsRef;
   /** Add the processes holding each socket (pid, command, fd), from one walk of /proc. `{ threads: true }` adds tids (ss -T). */
   processes?: boolean | { threads?: boolean };
+  /**
+   * An ss filter: state words and an expression, e.g. built with the filter builder. The
+   * inet part runs in the kernel as INET_DIAG_REQ_BYTECODE; whatever the kernel cannot
+   * express is checked here after decoding. State words override `states`.
+   */
+  filter?: Filter;
   /** Aborting closes the netlink socket at once and rejects with an `AbortError`. */
   signal?: AbortSignal;
   /**

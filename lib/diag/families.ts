@@ -15,6 +15,7 @@ import { encodeTipcRequest, decodeTipcMessage } from './tipc';
 import { encodeXdpRequest, decodeXdpMessage } from './xdp';
 import { STATE_NUMBERS } from './constants';
 import type { Socket } from './socket';
+import type { CompiledFilter } from '../filter/bytecode';
 
 /** What a plan needs to know from the caller's options. */
 export interface PlanInput {
@@ -24,8 +25,10 @@ export interface PlanInput {
   inetFamilies: readonly number[];
   /** inet extensions to ask for. */
   extensions: readonly InetExtension[] | undefined;
-  /** Compiled inet filter, if any. */
-  bytecode?: Buffer;
+  /** The compiled inet filter for a family, if the listing has a filter expression. */
+  compiled?: (family: 'inet' | 'inet6') => CompiledFilter;
+  /** Whether the listing has a filter expression at all. */
+  filtered: boolean;
 }
 
 /** One dump: the request, its decoder, and the words errors carry. */
@@ -33,6 +36,8 @@ export interface DumpPlan {
   request: Buffer;
   decode: MessageDecoder<Socket>;
   context: ErrorContext;
+  /** True when the kernel applies the whole filter expression (no userspace re-check needed). */
+  exact: boolean;
 }
 
 type Planner = (input: PlanInput) => DumpPlan[];
@@ -40,11 +45,16 @@ type Planner = (input: PlanInput) => DumpPlan[];
 function inetPlanner(name: InetProtocolName): Planner {
   const protocol = INET_PROTOCOLS[name];
   return (input) =>
-    input.inetFamilies.map((family) => ({
-      request: encodeInetRequest({ family, protocol, states: input.states, extensions: input.extensions, bytecode: input.bytecode }),
-      decode: (b, off, len) => decodeInetMessage(b, off, len, protocol) as Socket,
-      context: { operation: 'dump', family: family === AF.INET ? 'inet' : 'inet6', protocol: name },
-    }));
+    input.inetFamilies.map((family) => {
+      const familyName = family === AF.INET ? 'inet' : 'inet6';
+      const compiled = input.compiled?.(familyName);
+      return {
+        request: encodeInetRequest({ family, protocol, states: input.states, extensions: input.extensions, bytecode: compiled?.bytecode }),
+        decode: (b, off, len) => decodeInetMessage(b, off, len, protocol) as Socket,
+        context: { operation: 'dump', family: familyName, protocol: name },
+        exact: compiled ? compiled.exact : true,
+      };
+    });
 }
 
 const CLOSED = 1 << STATE_NUMBERS.closed;
@@ -54,11 +64,12 @@ const CLOSED = 1 << STATE_NUMBERS.closed;
  * requests take no state filter: dumped only when that state is asked for, as ss does.
  */
 function statelessPlanner(family: string, request: () => Buffer, decode: DumpPlan['decode']): Planner {
-  return (input) => ((input.states & CLOSED) === 0 ? [] : [{ request: request(), decode, context: { operation: 'dump', family, protocol: family } }]);
+  return (input) => ((input.states & CLOSED) === 0 ? [] : [{ request: request(), decode, context: { operation: 'dump', family, protocol: family }, exact: !input.filtered }]);
 }
 
+// These families have no kernel filter: an expression is always checked in userspace.
 function planner(family: string, request: (states: number) => Buffer, decode: DumpPlan['decode']): Planner {
-  return (input) => [{ request: request(input.states), decode, context: { operation: 'dump', family, protocol: family } }];
+  return (input) => [{ request: request(input.states), decode, context: { operation: 'dump', family, protocol: family }, exact: !input.filtered }];
 }
 
 const planners: Readonly<Record<ProtocolName, Planner>> = {
