@@ -51,4 +51,4 @@ export { scanProcesses, ProcessMap } from './proc/processes';
 export type { ProcessScanOptions } from './proc/processes';
 export { InetSocketView } from './diag/inet';
 export * as tables from './tables';
-export type { Filter, FilterExpr, StateClause, StateWord, Host, InetHost, UnixHost, LinkHost, NetlinkHost, VsockHost, PortOp, EqOp, HostFamily } from './filter/ast';
+export * from './filter';

@@ -2,7 +2,7 @@
  * listSockets with a filter, against ss with the same filter on the same live sockets:
  * the kernel part (bytecode) and the userspace part (re-check) together select what ss does.
  */
-import { listSockets } from '../lib';
+import { listSockets, FilterSyntaxError, and, or, state, dport, sport } from '../lib';
 import type { Filter, FilterExpr } from '../lib/filter/ast';
 import { createNetns, describeRoot, Netns, Population } from './helpers/netns';
 import { runSs, SsTable } from './helpers/ss';
@@ -44,6 +44,18 @@ describeRoot('listSockets({ filter }) selects what ss selects', () => {
     [['autobound'], { states: [], expr: { kind: 'autobound' } }],
   ];
 
+  test('a filter with a syntax error rejects with FilterSyntaxError naming the position', async () => {
+    await expect(listSockets({ netns: ns.name, filter: 'dport = :22 or (' })).rejects.toBeInstanceOf(FilterSyntaxError);
+    await expect(listSockets({ netns: ns.name, filter: 'sport >= :ssh and bogus' })).rejects.toMatchObject({ position: 18, token: 'bogus' });
+  });
+
+  test('the builder gives the same sockets as the text', async () => {
+    const built = await listSockets({ netns: ns.name, protocols: ['tcp'], filter: and(state('established'), or(dport.eq(listenPort), sport.eq(listenPort))) });
+    const text = await listSockets({ netns: ns.name, protocols: ['tcp'], filter: `state established ( dport = :${listenPort} or sport = :${listenPort} )` });
+    expect(built.map((s) => s.cookie).sort()).toEqual(text.map((s) => s.cookie).sort());
+    expect(built.length).toBeGreaterThanOrEqual(400);
+  });
+
   test('tcp (v4 and v6) and unix, for state words, ports, hosts, not, dev and autobound', async () => {
     let compared = 0;
     for (const [words, filter] of cases()) {
@@ -67,6 +79,9 @@ describeRoot('listSockets({ filter }) selects what ss selects', () => {
           theirs = [...r.stdout.matchAll(/ sk:([0-9a-f]+)/g)].map((m) => String(BigInt(`0x${m[1]}`))).sort();
         }
         expect({ filter: words.join(' '), table, sockets: ours.map((s) => key(s)).sort() }).toEqual({ filter: words.join(' '), table, sockets: theirs });
+        // The same filter as ss text gives the same sockets.
+        const fromText = await listSockets({ netns: ns.name, protocols, filter: text, ...(fam ? { families: fam } : {}) });
+        expect(fromText.map((s) => key(s)).sort()).toEqual(theirs);
         compared += theirs.length;
       }
     }

@@ -9,7 +9,9 @@ import { ALL_PROTOCOLS, plansFor, PlanInput } from '../diag/families';
 import type { Socket } from '../diag/socket';
 import { scanProcesses, ProcessMap } from '../proc/processes';
 import type { ListOptions, ListingStats } from './options';
-import type { FilterExpr } from '../filter/ast';
+import type { Filter, FilterExpr } from '../filter/ast';
+import { parseFilter } from '../filter/parse';
+import { toFilter } from '../filter/builder';
 import { compileFilter, filterStateMask, CompiledFilter } from '../filter/bytecode';
 import { matchesFilter, EvaluateContext } from '../filter/evaluate';
 import { interfaceIndexes, cgroupIdOf } from '../filter/resolve';
@@ -66,7 +68,14 @@ async function filterContext(expr: FilterExpr, netns: ListOptions['netns']): Pro
   };
 }
 
-function planInput(opts: ListOptions, filterCtx?: EvaluateContext): PlanInput {
+/** The filter option as a tree (text is parsed here, so a syntax error surfaces at the call). */
+function filterOf(option: ListOptions['filter']): Filter | undefined {
+  if (option === undefined) return undefined;
+  if (typeof option === 'string') return parseFilter(option);
+  return toFilter(option);
+}
+
+function planInput(opts: ListOptions, filter: Filter | undefined, filterCtx?: EvaluateContext): PlanInput {
   const fams = opts.families ?? ['inet', 'inet6'];
   for (const f of fams) if (f !== 'inet' && f !== 'inet6') throw new TypeError(`families must be 'inet' or 'inet6', got ${String(f)}`);
   let extensions: PlanInput['extensions'];
@@ -74,7 +83,6 @@ function planInput(opts: ListOptions, filterCtx?: EvaluateContext): PlanInput {
   else if (opts.extensions === 'none') extensions = [];
   else if (Array.isArray(opts.extensions)) extensions = opts.extensions;
   else throw new TypeError("extensions must be 'all', 'none' or a list of extension names");
-  const filter = opts.filter;
   let states = stateMask(opts.states);
   if (filter && filter.states.length > 0) states = filterStateMask(filter.states, states);
   const expr = filter?.expr;
@@ -111,9 +119,10 @@ function selectedProtocols(opts: ListOptions): { protocols: readonly ProtocolNam
 async function* socketBatches(opts: ListOptions, stats: ListingStats): AsyncGenerator<Socket[], void, undefined> {
   const signal = opts.signal;
   if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
-  const expr = opts.filter?.expr;
+  const filter = filterOf(opts.filter);
+  const expr = filter?.expr;
   const filterCtx = expr === undefined ? undefined : await filterContext(expr, opts.netns);
-  const input = planInput(opts, filterCtx);
+  const input = planInput(opts, filter, filterCtx);
   const { protocols, explicit } = selectedProtocols(opts);
   const wantProcesses = opts.processes !== undefined && opts.processes !== false;
   // The /proc walk runs on a pool thread while the dump runs here.

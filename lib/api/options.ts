@@ -6,6 +6,7 @@ import type { ProtocolName, SocketState } from '../diag/constants';
 import type { InetExtension } from '../diag/inet';
 import type { NetnsRef } from '../netlink/channel';
 import type { Filter } from '../filter/ast';
+import type { ToFilter } from '../filter/builder';
 
 /** What to list. Every field is optional: the default lists every socket, like `ss -a`. */
 export interface ListOptions {
@@ -25,11 +26,13 @@ export interface ListOptions {
   /** Add the processes holding each socket (pid, command, fd), from one walk of /proc. `{ threads: true }` adds tids (ss -T). */
   processes?: boolean | { threads?: boolean };
   /**
-   * An ss filter: state words and an expression, e.g. built with the filter builder. The
-   * inet part runs in the kernel as INET_DIAG_REQ_BYTECODE; whatever the kernel cannot
-   * express is checked here after decoding. State words override `states`.
+   * An ss filter: text in ss's language (`'state established ( dport = :ssh or sport = :ssh )'`,
+   * a syntax error throws `FilterSyntaxError` with the position), a filter built with the
+   * builder (`and(state('established'), dport.eq(22))`), or the tree itself. The inet part
+   * runs in the kernel as INET_DIAG_REQ_BYTECODE; whatever the kernel cannot express is
+   * checked after decoding. State words override `states`.
    */
-  filter?: Filter;
+  filter?: string | Filter | ToFilter;
   /** Aborting closes the netlink socket at once and rejects with an `AbortError`. */
   signal?: AbortSignal;
   /**
