@@ -15,6 +15,8 @@ export interface FormatOptions {
   processes: boolean;
   /** -e: uid, inode, cookie. */
   extended: boolean;
+  /** Interface index → name in the listed namespace (for `%dev` after bound addresses). */
+  ifnames?: ReadonlyMap<number, string>;
 }
 
 /** ss's upper-case state names. */
@@ -106,7 +108,7 @@ export function formatRow(s: Socket, o: FormatOptions): Row {
     case 'dccp': {
       const proto = s.protocol === 'udp' || s.protocol === 'udplite' ? 'udp' : 'tcp';
       const v6only = s.v6only;
-      const ifname = s.interface ? `%${s.interface}` : '';
+      const ifname = s.interface ? `%${o.ifnames?.get(s.interface) ?? s.interface}` : '';
       localAddr = `${inetAddr(s.local.address, s.family, v6only)}${ifname}:`;
       localPort = port(s.local.port, proto, o);
       peerAddr = `${inetAddr(s.remote.address, s.family, v6only)}:`;

@@ -11,6 +11,13 @@ import type { Socket } from '../diag/socket';
 import { SockdiagError } from '../errors';
 import { formatRow } from './format';
 import { layout } from './table';
+import { readFileSync } from 'node:fs';
+import type { Filter } from '../filter/ast';
+import { parseFilterWords } from '../filter/parse';
+import { filterStateMask } from '../filter/bytecode';
+import { interfaceIndexes } from '../filter/resolve';
+import { stateMask } from '../diag/constants';
+import { FilterError, formatFilterError } from '../filter/errors';
 
 const USAGE = `Usage: sockdiag [ OPTIONS ]
    -h, --help          this message
@@ -30,6 +37,8 @@ const USAGE = `Usage: sockdiag [ OPTIONS ]
    -0, --packet        display PACKET sockets
    -H, --no-header     Suppress header line
    -N, --net=NSNAME    switch to the specified network namespace name
+   -F, --filter=FILE   read filter information from FILE
+       FILTER := [ state STATE-FILTER ] [ EXPRESSION ]
        --json          print the sockets as JSON
 `;
 
@@ -45,6 +54,10 @@ interface Parsed {
   v6: boolean;
   netns?: string;
   json: boolean;
+  /** FILTER words, in the order given (ss lets them come before, between or after options). */
+  filterWords: string[];
+  /** -F FILE ('-' = stdin). */
+  filterFile?: string;
 }
 
 class UsageError extends Error {}
@@ -71,7 +84,7 @@ const LONG: Record<string, string> = {
 };
 
 function parse(argv: string[]): Parsed | 'help' | 'version' {
-  const p: Parsed = { protocols: new Set(), all: false, listening: false, numeric: false, extended: false, processes: false, header: true, v4: false, v6: false, json: false };
+  const p: Parsed = { protocols: new Set(), all: false, listening: false, numeric: false, extended: false, processes: false, header: true, v4: false, v6: false, json: false, filterWords: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '-h' || a === '--help') return 'help';
@@ -81,6 +94,10 @@ function parse(argv: string[]): Parsed | 'help' | 'version' {
       if (i + 1 >= argv.length) throw new UsageError(`option requires an argument -- 'N'`);
       p.netns = argv[++i];
     } else if (a.startsWith('--net=')) p.netns = a.slice(6);
+    else if (a === '-F' || a === '--filter') {
+      if (i + 1 >= argv.length) throw new UsageError(`option requires an argument -- 'F'`);
+      p.filterFile = argv[++i];
+    } else if (a.startsWith('--filter=')) p.filterFile = a.slice(9);
     else if (a.startsWith('--')) {
       const short = LONG[a.slice(2)];
       if (!short) throw new UsageError(`unrecognized option '${a}'`);
@@ -88,9 +105,11 @@ function parse(argv: string[]): Parsed | 'help' | 'version' {
     } else if (a.startsWith('-') && a.length > 1) {
       for (let j = 1; j < a.length; j++) {
         const c = a[j];
-        if (c === 'N') {
-          p.netns = a.slice(j + 1) || argv[++i];
-          if (p.netns === undefined) throw new UsageError(`option requires an argument -- 'N'`);
+        if (c === 'N' || c === 'F') {
+          const value = a.slice(j + 1) || argv[++i];
+          if (value === undefined) throw new UsageError(`option requires an argument -- '${c}'`);
+          if (c === 'N') p.netns = value;
+          else p.filterFile = value;
           break;
         }
         const f = SHORT[c];
@@ -98,7 +117,7 @@ function parse(argv: string[]): Parsed | 'help' | 'version' {
         f(p);
       }
     } else {
-      throw new UsageError(`filter expressions are not supported yet: '${a}'`);
+      p.filterWords.push(a);
     }
   }
   return p;
@@ -109,6 +128,23 @@ function states(p: Parsed): SocketState[] | undefined {
   if (p.listening) return ['listening', 'closed'];
   // ss's default: connected sockets only.
   return ['established', 'syn-sent', 'fin-wait-1', 'fin-wait-2', 'close-wait', 'last-ack', 'closing'];
+}
+
+/**
+ * The filter of the command line: its FILTER words, or -F FILE, whose lines are joined into
+ * one expression (state words are not allowed there, as in ss).
+ */
+function readFilter(p: Parsed): Filter | undefined {
+  if (p.filterFile !== undefined) {
+    if (p.filterWords.length > 0) throw new UsageError('a filter on the command line and -F cannot be combined');
+    const text = readFileSync(p.filterFile === '-' ? 0 : p.filterFile, 'utf8');
+    const words = text.split('\n').filter((l) => !/^\s*#/.test(l)).join(' ').split(/\s+/).filter(Boolean);
+    const f = parseFilterWords(words);
+    if (f.states.length > 0) throw new UsageError('state words are not allowed in a filter file');
+    return f;
+  }
+  if (p.filterWords.length === 0) return undefined;
+  return parseFilterWords(p.filterWords);
 }
 
 /** A socket as a plain object (inet sockets decode their attributes for it). */
@@ -145,7 +181,22 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`sockdiag ${(require('../../package.json') as { version: string }).version}\n`);
     return 0;
   }
+  let filter: Filter | undefined;
+  try {
+    filter = readFilter(p);
+  } catch (err) {
+    if (err instanceof FilterError) {
+      process.stderr.write(`${formatFilterError(err)}\n`);
+      return err.exitStatus;
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`sockdiag: ${err.message}\n`);
+      return 255;
+    }
+    throw err;
+  }
   const opts: ListOptions = { processes: p.processes };
+  if (filter) opts.filter = filter;
   if (p.protocols.size > 0) opts.protocols = [...p.protocols];
   const st = states(p);
   if (st) opts.states = st;
@@ -156,10 +207,15 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${JSON.stringify(sockets.map(toPlain), jsonValue, 2)}\n`);
     return 0;
   }
-  const fmt = { numeric: p.numeric, processes: p.processes, extended: p.extended };
+  // Names of the interfaces sockets are bound to, looked up in the listed namespace.
+  const bound = sockets.some((s) => 'interface' in s && s.interface !== 0);
+  const ifnames = bound ? new Map([...(await interfaceIndexes(p.netns))].map(([name, index]) => [index, name])) : undefined;
+  const fmt = { numeric: p.numeric, processes: p.processes, extended: p.extended, ifnames };
   const rows = sockets.map((s) => formatRow(s, fmt));
   const showNetid = new Set(rows.map((r) => r.netid)).size > 1 || p.protocols.size !== 1;
-  const lines = layout(rows, { showNetid, header: p.header });
+  const mask = filter && filter.states.length > 0 ? filterStateMask(filter.states, stateMask(st)) : stateMask(st);
+  const showState = (mask & (mask - 1)) !== 0;
+  const lines = layout(rows, { showNetid, showState, header: p.header });
   if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
 }
