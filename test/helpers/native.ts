@@ -3,13 +3,12 @@
  * test/fixtures/, run inside a private namespace so that a crash is an exit signal, not
  * a dead jest worker), raw netlink exchanges on a {@link Channel}, and process counters.
  */
-import { spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { Channel, Datagrams } from '../../lib/netlink/channel';
-import type { ExecResult, Netns } from './netns';
+import { runCommand, type ExecResult, type Netns } from './netns';
 
 export const FIXTURES = path.join(__dirname, '..', 'fixtures');
 const ROOT = path.join(__dirname, '..', '..');
@@ -96,22 +95,7 @@ export function fdsOpenOn(file: { dev: number; ino: number }): number[] {
 }
 
 function execDirect(argv: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<ExecResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (status, signal) => {
-      clearTimeout(timer);
-      resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), status, signal, pid: child.pid });
-    });
-  });
+  return runCommand(argv[0], argv.slice(1), { env, timeoutMs });
 }
 
 export interface ChildRun<T> extends ExecResult {

@@ -207,7 +207,8 @@ export function describeRoot(name: string, fn: () => void): void {
   }
 }
 
-function run(cmd: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+/** Runs a command and collects its output (killed with SIGKILL after `timeoutMs`, default 30 s). */
+export function runCommand(cmd: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -355,7 +356,7 @@ async function addWithPrivateEhash(name: string, entries: number): Promise<void>
       holder.on('exit', (code) => reject(new Error(`unshare helper exited with ${code}`)));
     });
     // sh, unshare and sh all exec, so the helper's pid lives in the new namespace.
-    await run('ip', ['netns', 'attach', name, String(holder.pid)], { check: true });
+    await runCommand('ip', ['netns', 'attach', name, String(holder.pid)], { check: true });
   } finally {
     holder.stdin.end();
     if (holder.exitCode === null) holder.kill('SIGKILL');
@@ -373,10 +374,10 @@ export async function createNetns(opts: { ehashEntries?: number } = {}): Promise
     if (!existsSync(path.join(NETNS_DIR, name))) break;
   }
   if (opts.ehashEntries) await addWithPrivateEhash(name, opts.ehashEntries);
-  else await run('ip', ['netns', 'add', name], { check: true });
+  else await runCommand('ip', ['netns', 'add', name], { check: true });
   live.add(name);
   try {
-    await run('ip', ['-n', name, 'link', 'set', 'lo', 'up'], { check: true });
+    await runCommand('ip', ['-n', name, 'link', 'set', 'lo', 'up'], { check: true });
   } catch (e) {
     live.delete(name);
     killAndDelete(name);
@@ -390,7 +391,7 @@ export async function createNetns(opts: { ehashEntries?: number } = {}): Promise
     path: path.join(NETNS_DIR, name),
     exec(argv, opts) {
       if (destroyed) return Promise.reject(new Error(`netns ${name} was destroyed`));
-      return run('ip', ['netns', 'exec', name, ...argv], opts);
+      return runCommand('ip', ['netns', 'exec', name, ...argv], opts);
     },
     async spawnPopulation(spec = {}) {
       if (destroyed) throw new Error(`netns ${name} was destroyed`);
