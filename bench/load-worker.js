@@ -2,6 +2,10 @@
 // One load process, started by load.js as `ip netns exec NS node bench/load-worker.js JSON`.
 // It listens on a few loopback ports, opens `pairs` connections to them (both ends live in
 // this process, so each pair costs 2 fds; keep pairs below ~8,500 for the 20k fd limit),
+// `pairs443` of them (spread evenly) to its listener on 127.0.44.<index+1>:443, the rest to
+// the others; the 443 listener takes the place of one regular listener, so the socket count
+// does not change. Its own address per worker, since only one socket may listen on an
+// address:port.
 // prints {"ready":…} once every connection is established on both sides, and then waits.
 // A "close" line on stdin resets every connection (RST: no TIME_WAIT left behind) and
 // exits; stdin closing (the parent died) exits too.
@@ -9,7 +13,7 @@
 const net = require('node:net');
 
 const cfg = JSON.parse(process.argv[2]);
-const { index, pairs, v6pairs = 0, listeners = 2, portBase = 20000, concurrency = 512 } = cfg;
+const { index, pairs, pairs443 = 0, v6pairs = 0, listeners = 2, portBase = 20000, concurrency = 512 } = cfg;
 
 const sockets = [];
 const servers = [];
@@ -89,14 +93,23 @@ function teardown() {
 }
 
 async function main() {
+  if (!(pairs443 >= 0 && pairs443 <= pairs)) throw new Error(`pairs443 ${pairs443} not in 0..${pairs}`);
   const ports = [];
-  for (let j = 0; j < listeners; j++) {
+  // With a 443 share, one of the `listeners` slots is the 443 listener.
+  const regular = pairs443 > 0 ? Math.max(1, listeners - 1) : listeners;
+  for (let j = 0; j < regular; j++) {
     const port = portBase + index * listeners + j;
     await listen('127.0.0.1', port);
     ports.push(port);
   }
+  const host443 = `127.0.44.${index + 1}`;
+  if (pairs443 > 0) await listen(host443, 443);
+  let r = 0;
   for (let i = 0; i < pairs; i++) {
-    targets.push({ host: '127.0.0.1', port: ports[i % ports.length], localAddress: sourceAddress(i) });
+    // Pair i goes to 443 when floor((i+1)·k/n) steps up: exactly k of n, evenly spread.
+    const to443 = Math.floor(((i + 1) * pairs443) / pairs) > Math.floor((i * pairs443) / pairs);
+    const t = to443 ? { host: host443, port: 443 } : { host: '127.0.0.1', port: ports[r++ % ports.length] };
+    targets.push({ ...t, localAddress: sourceAddress(i) });
   }
   if (v6pairs > 0) {
     const port6 = portBase - 1 - index;

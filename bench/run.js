@@ -16,10 +16,13 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawnSync, execFile } = require('node:child_process');
 const netns = require('./netns');
-const { startLoad, sockstat, countEstablished } = require('./load');
+const { startLoad, sockstat, countEstablished, countSs } = require('./load');
 const { nsShell, runSs, parseSs } = require('./oldway');
 
 const MiB = 1024 * 1024;
+// The filter rows (issue 3): the load makes 1% of the sockets match this.
+const FILTER = 'dport = :443';
+const jsFilter = (s) => s.remote?.port === 443;
 
 // ---------------------------------------------------------------- options
 
@@ -154,9 +157,10 @@ async function benchSize(size, o, lib) {
   let load;
   try {
     load = await startLoad(ns, size);
-    r.load = { setupMs: load.setupMs, workers: load.workers, pairs: load.pairs, v6pairs: load.v6pairs };
+    r.load = { setupMs: load.setupMs, workers: load.workers, pairs: load.pairs, v6pairs: load.v6pairs, pairs443: load.pairs443 };
     r.sockstat = sockstat(ns);
     r.established = countEstablished(ns);
+    r.filter = { text: FILTER, ssCount: countSs(ns, FILTER) };
     log(`  ${size}: ${r.established} established in ${load.setupMs.toFixed(0)} ms (${load.workers} workers), ehash ${r.ehash}`);
 
     const ss = {};
@@ -165,8 +169,9 @@ async function benchSize(size, o, lib) {
     ss.floor = timeNsCommand(ns, 'ss -ta -D /dev/null', o.runs);
     ss.floorExt = timeNsCommand(ns, 'ss -taiem -D /dev/null', o.runs);
     ss.tanp = timeNsCommand(ns, 'ss -tanp', o.runs);
+    ss.filtered = timeNsCommand(ns, `ss -tanie ${FILTER}`, o.runs);
     r.ss = ss;
-    log(`  ss -tanie ${ms(ss.tanie)}, floor ${ms(ss.floor)}, ss -tanp ${ms(ss.tanp)}, /bin/true ${ms(ss.overhead)} (ip netns exec wrapper ${ms(ss.overhead.total)})`);
+    log(`  ss -tanie ${ms(ss.tanie)}, floor ${ms(ss.floor)}, ss -tanp ${ms(ss.tanp)}, ss -tanie ${FILTER} ${ms(ss.filtered)} (${r.filter.ssCount}), /bin/true ${ms(ss.overhead)} (ip netns exec wrapper ${ms(ss.overhead.total)})`);
 
     const limit = 120_000;
     const old = await timeRuns(o.runs, () => withTimeout(runSs(ns).then(parseSs), limit, 'spawn+parse'));
@@ -175,6 +180,7 @@ async function benchSize(size, o, lib) {
 
     if (lib) {
       const opts = { netns: ns, protocols: ['tcp'], extensions: 'all' };
+      const fopts = { ...opts, filter: FILTER };
       if (!jitWarm) {
         // The first listings run the decoders cold: warm the JIT once per process on the
         // first (smallest) size, so every figure is a warm process's, as the brief asks.
@@ -183,6 +189,7 @@ async function benchSize(size, o, lib) {
           for await (const s of lib.streamSockets(opts)) if (!s) break;
         }
         await withTimeout(lib.listSockets({ ...opts, processes: true }), limit, 'warm-up');
+        for (let i = 0; i < 30; i++) await withTimeout(lib.listSockets(fopts), limit, 'warm-up');
         jitWarm = true;
       }
       const list = await timeRuns(o.runs, () => withTimeout(lib.listSockets(opts), limit, 'listSockets'));
@@ -198,12 +205,21 @@ async function benchSize(size, o, lib) {
         ),
       );
       const procs = await timeRuns(o.runs, () => withTimeout(lib.listSockets({ ...opts, processes: true }), limit, 'processes'));
+      // Kernel-filtered (the text is parsed and compiled on every call, as a user's would be)
+      // against the whole listing filtered in JS.
+      const kfilt = await timeRuns(o.runs, () => withTimeout(lib.listSockets(fopts), limit, 'listSockets filter'));
+      const jsfilt = await timeRuns(o.runs, () => withTimeout(lib.listSockets(opts).then((a) => a.filter(jsFilter)), limit, 'listSockets + JS filter'));
       r.ours = {
         list: { ...list, count: list.result.length, result: undefined },
         stream: { ...stream, count: stream.result, result: undefined },
         processes: { ...procs, count: procs.result.length, withProcess: procs.result.filter(hasProcess).length, result: undefined },
+        filtered: { ...kfilt, count: kfilt.result.length, allMatch: kfilt.result.every(jsFilter), result: undefined },
+        jsFiltered: { ...jsfilt, count: jsfilt.result.length, result: undefined },
       };
+      const f = r.ours;
+      r.filter.sameCount = f.filtered.count === f.jsFiltered.count && f.filtered.count === r.filter.ssCount && f.filtered.allMatch;
       log(`  listSockets ${ms(list)} (${list.result.length}), stream ${ms(stream)}, processes ${ms(procs)}`);
+      log(`  ${FILTER}: kernel ${ms(kfilt)} (${f.filtered.count}), JS ${ms(jsfilt)} (${f.jsFiltered.count}), ss ${r.filter.ssCount}${r.filter.sameCount ? '' : ' — COUNTS DIFFER'}`);
       r.mem.list = await runChild('mem-probe.js', ['list', ns], 300_000);
       r.mem.stream = await runChild('mem-probe.js', ['stream', ns], 300_000);
     }
@@ -268,6 +284,8 @@ function computeRatios(r) {
     streamVsTanie: ratio(ours?.stream.median, r.ss.tanie.median),
     processesVsTanp: ratio(ours?.processes.median, r.ss.tanp.median),
     oldwayVsList: ratio(r.oldway.median, ours?.list.median),
+    jsFilterVsKernelFilter: ratio(ours?.jsFiltered.median, ours?.filtered.median),
+    kernelFilterVsSs: ratio(ours?.filtered.median, r.ss.filtered.median),
   };
 }
 
@@ -298,6 +316,7 @@ function sizeReport(sizes) {
     ['established (ss)', ...col((r) => r.established)],
     ['sockets listed: listSockets / ss -tanie', ...col((r) => `${r.ours?.list.count ?? 'n/a'} / ${r.oldway.count}`)],
     ['sockets with a process: processes: true', ...col((r) => r.ours?.processes.withProcess ?? 'n/a')],
+    [`\`${FILTER}\`: kernel-filtered / JS-filtered / ss`, ...col((r) => `${r.ours?.filtered.count ?? 'n/a'} / ${r.ours?.jsFiltered.count ?? 'n/a'} / ${r.filter.ssCount}${r.ours && !r.filter.sameCount ? ' ✗ differ' : ''}`)],
     ['TCP hash buckets (negative = host table)', ...col((r) => r.ehash)],
   ]);
   out += '\n';
@@ -311,6 +330,9 @@ function sizeReport(sizes) {
     ['ss -ta -D /dev/null (floor)', ...t((r) => r.ss.floor)],
     ['ss -taiem -D /dev/null (floor with extensions)', ...t((r) => r.ss.floorExt)],
     ['ss -tanp', ...t((r) => r.ss.tanp)],
+    [`listSockets, filter: '${FILTER}' (kernel bytecode)`, ...t((r) => r.ours?.filtered)],
+    [`listSockets, then JS filter remote.port === 443`, ...t((r) => r.ours?.jsFiltered)],
+    [`ss -tanie ${FILTER}`, ...t((r) => r.ss.filtered)],
     ['spawn ss -tanie + parse in Node (the old way)', ...t((r) => r.oldway)],
     ['/bin/true, timed like ss (fork + exec)', ...t((r) => r.ss.overhead)],
     ['ip netns exec wrapper with /bin/true (bench only, not in ss figures)', ...t((r) => r.ss.overhead.total)],
@@ -324,6 +346,8 @@ function sizeReport(sizes) {
     ['listSockets / floor with extensions', ...rr.map((x) => fmtR(x.listVsFloorExt)), ''],
     ['processes: true / ss -tanp', ...rr.map((x) => fmtR(x.processesVsTanp)), verdict(big?.ratios.processesVsTanp, (v) => v <= 0.33, '≤ 0.33×')],
     ['spawn+parse / listSockets', ...rr.map((x) => fmtR(x.oldwayVsList)), ''],
+    [`JS-filtered / kernel-filtered (${FILTER}; higher is better)`, ...rr.map((x) => fmtR(x.jsFilterVsKernelFilter)), verdict(big?.ratios.jsFilterVsKernelFilter, (v) => v >= 10, '≥ 10×')],
+    [`kernel-filtered / ss -tanie ${FILTER}`, ...rr.map((x) => fmtR(x.kernelFilterVsSs)), verdict(big?.ratios.kernelFilterVsSs, (v) => v <= 1.5, '≤ 1.5×')],
   ]);
   out += '\n';
   const m = (f) => col((r) => mib(f(r)));
