@@ -644,8 +644,15 @@ describe('filterStateMask: ss state words', () => {
     expect(filterStateMask([{ include: true, word: 'all' }], 0)).toBe(SS_ALL_MASK);
     expect(filterStateMask([{ include: true, word: 'connected' }], 0)).toBe(SS_ALL_MASK & ~(bit(7) | bit(10)));
     expect(filterStateMask([{ include: true, word: 'synchronized' }], 0)).toBe(SS_ALL_MASK & ~(bit(7) | bit(10) | bit(2)));
-    expect(filterStateMask([{ include: true, word: 'bucket' }], 0)).toBe(bit(3) | bit(6));
-    expect(filterStateMask([{ include: true, word: 'big' }], 0)).toBe(SS_ALL_MASK & ~(bit(3) | bit(6)));
+    // new-syn-recv (12) follows syn-recv (3): request sockets are shown as syn-recv.
+    expect(filterStateMask([{ include: true, word: 'bucket' }], 0)).toBe(bit(3) | bit(6) | bit(12));
+    expect(filterStateMask([{ include: true, word: 'big' }], 0)).toBe(SS_ALL_MASK & ~(bit(3) | bit(6) | bit(12)));
+  });
+
+  test('words that cancel out fall back to the default selection of ss (connected, no time-wait or syn-recv)', () => {
+    const expected = SS_ALL_MASK & ~(bit(7) | bit(10) | bit(3) | bit(6) | bit(12));
+    expect(filterStateMask([{ include: false, word: 'all' }], 0)).toBe(expected);
+    expect(filterStateMask([{ include: true, word: 'established' }, { include: false, word: 'established' }], 0)).toBe(expected);
   });
 });
 

@@ -568,5 +568,16 @@ export function filterStateMask(states: readonly StateClause[], defaultMask: num
     const m = stateWordMask(c.word);
     mask = c.include ? mask | m : mask & ~m;
   }
+  // Request sockets live in TCP_NEW_SYN_RECV but are shown as syn-recv: the two go together,
+  // so `exclude syn-recv` (or bucket, big) drops them as ss does.
+  const synRecv = bit('syn-recv');
+  const newSynRecv = bit('new-syn-recv');
+  mask = mask & synRecv ? mask | newSynRecv : mask & ~newSynRecv;
+  // Words that cancel out (`exclude all`) leave no state; ss then falls back to its default
+  // selection, the connected sockets, and so do we.
+  if (mask === 0) mask = SS_DEFAULT_MASK;
   return mask >>> 0;
 }
+
+/** What ss lists when no state is selected: every state but listening, closed, time-wait and syn-recv. */
+export const SS_DEFAULT_MASK = SS_ALL_MASK & ~(CLOSED_OR_LISTEN | BUCKET | bit('new-syn-recv'));
