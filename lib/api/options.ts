@@ -14,7 +14,10 @@ export interface ListOptions {
   protocols?: readonly ProtocolName[];
   /** For inet protocols: which address families (default both). */
   families?: readonly ('inet' | 'inet6')[];
-  /** States to list, by ss's names (default: all). */
+  /**
+   * States to list, by ss's names (default: every state but `'bound-inactive'`, like `ss -a`;
+   * name that state to get TCP sockets that are bound but neither listening nor connected).
+   */
   states?: readonly SocketState[];
   /**
    * Extensions to ask the kernel for on inet sockets: `'all'` (default; what

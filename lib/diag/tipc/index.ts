@@ -13,7 +13,7 @@ import { defineStruct, encodeStruct } from '../../netlink/struct';
 import { checkMessage } from '../../netlink/fixed-message';
 import { NLMSG_HDRLEN, NLM_F, writeHeader } from '../../netlink/message';
 import { DecodeError } from '../../errors';
-import { AF, SOCK_DIAG_BY_FAMILY, SocketState, stateMask } from '../constants';
+import { AF, SOCK_DIAG_BY_FAMILY, SocketState, stateMask, ALL_STATES_MASK } from '../constants';
 import { requestMessage } from '../request';
 import type { BaseSocket } from '../common/socket';
 import { tipcAttributes, tipcSockAttributes, TIPC_NLA_SOCK, TipcType, TipcConnection, TipcSockStats, TipcGroup } from './attributes';
@@ -88,7 +88,7 @@ export interface TipcRequestOptions {
  * and `struct tipc_sock_diag_req` with the state mask.
  */
 export function encodeTipcRequest(opts: TipcRequestOptions = {}): Buffer {
-  const states = stateMask(opts.states);
+  const states = opts.states === undefined ? ALL_STATES_MASK : stateMask(opts.states);
   return requestMessage(tipcSockDiagReq.size, (b, off) => {
     encodeStruct(tipcSockDiagReq, { family: AF.TIPC, protocol: 0, states }, b, off);
   });

@@ -129,7 +129,7 @@ function showMask(show: number | undefined, all: number): number {
 
 /** A `SOCK_DIAG_BY_FAMILY` dump request (`NLM_F_REQUEST | NLM_F_DUMP`, seq 0) for unix sockets. */
 export function encodeUnixRequest(opts: UnixRequestOptions = {}): Buffer {
-  const states = stateMask(opts.states);
+  const states = opts.states === undefined ? ALL_STATES_MASK : stateMask(opts.states);
   const show = showMask(opts.show, UDIAG_SHOW_ALL);
   return requestMessage(unixDiagReq.size, (b, o) => encodeStruct(unixDiagReq, { family: AF.UNIX, states, show }, b, o));
 }

@@ -12,7 +12,7 @@ import { defineAttributes, decodeAttributes, AttrContext } from '../../netlink/a
 import { fieldAt } from '../../netlink/offsets';
 import { checkMessage, encodeMessage } from '../../netlink/fixed-message';
 import { DecodeError } from '../../errors';
-import { AF, SOCK_DIAG_BY_FAMILY, STATE_NUMBERS, SocketState, stateName, stateMask } from '../constants';
+import { AF, SOCK_DIAG_BY_FAMILY, STATE_NUMBERS, SocketState, stateName, stateMask, ALL_STATES_MASK } from '../constants';
 import { requestMessage } from '../request';
 import type { BaseSocket } from '../common/socket';
 
@@ -116,7 +116,7 @@ export interface VsockRequestOptions {
  * and `vdiag_cookie` are reserved and stay 0.
  */
 export function encodeVsockRequest(opts: VsockRequestOptions = {}): Buffer {
-  const states = stateMask(opts.states);
+  const states = opts.states === undefined ? ALL_STATES_MASK : stateMask(opts.states);
   return requestMessage(vsockDiagReq.size, (b, off) => {
     encodeStruct(vsockDiagReq, { family: AF.VSOCK, protocol: 0, states }, b, off);
   });
