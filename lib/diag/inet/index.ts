@@ -5,7 +5,7 @@
  */
 import { decodeAttributes, checkAttributes, align4, NLA_HDRLEN, RawAttribute } from '../../netlink/attributes';
 import { DecodeError } from '../../errors';
-import { checkMessage, encodeMessage } from '../../netlink/fixed-message';
+import { checkMessage, encodeMessage, FamilyCheck } from '../../netlink/fixed-message';
 import { encodeStruct, viewOf, StructInput } from '../../netlink/struct';
 import { AF, IPPROTO, stateName, SOCK_DIAG_BY_FAMILY } from '../constants';
 import { requestMessage } from '../request';
@@ -147,6 +147,7 @@ export function encodeInetRequest(opts: InetRequestOptions): Buffer {
 // Offsets of the fields read on the hot path, from the table (so there is one source).
 const M = Object.fromEntries(inetDiagMsg.fields.map((f) => [f.name, f.offset])) as Record<(typeof inetDiagMsg.fields)[number]['name'], number>;
 const MSG_SIZE = inetDiagMsg.size;
+const FAMILY: FamilyCheck = { offset: M.family, af: [AF.INET, AF.INET6], names: ['idiag_family', 'AF_INET or AF_INET6'] };
 const INET_DIAG_PROTOCOL = 10;
 
 /**
@@ -259,10 +260,9 @@ function protocolAttribute(b: Buffer, off: number, end: number): number | undefi
  * Throws {@link DecodeError} on malformed bytes.
  */
 export function decodeInetMessage(b: Buffer, off: number, len: number, protocol: number): InetSocket {
-  const o = checkMessage(b, off, len, MSG_SIZE, inetDiagMsg.name);
+  const o = checkMessage(b, off, len, MSG_SIZE, inetDiagMsg.name, FAMILY);
   const end = off + len;
   const af = b[o + M.family];
-  if (af !== AF.INET && af !== AF.INET6) throw new DecodeError(`idiag_family ${af} is not AF_INET or AF_INET6`, o, 'inet_diag_msg');
   // Framing is checked now so that malformed messages fail here, not on first access.
   checkAttributes(inetDiagAttributes, b, o + MSG_SIZE, end);
   if (protocol < 0) protocol = protocolAttribute(b, o + MSG_SIZE, end) ?? 0;

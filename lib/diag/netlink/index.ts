@@ -4,7 +4,7 @@
  */
 import { DecodeError } from '../../errors';
 import { decodeAttributes, align4, AttrContext, RawAttribute } from '../../netlink/attributes';
-import { checkMessage, encodeMessage, ReplyHeaderOptions } from '../../netlink/fixed-message';
+import { checkMessage, encodeMessage, ReplyHeaderOptions, FamilyCheck } from '../../netlink/fixed-message';
 import { fieldAt } from '../../netlink/offsets';
 import { encodeStruct } from '../../netlink/struct';
 import { AF, SOCK_DIAG_BY_FAMILY } from '../constants';
@@ -73,6 +73,7 @@ const NETLINK_TYPES: Readonly<Record<number, NetlinkSocketType>> = { 2: 'dgram',
 const TYPE_NUMBERS: Readonly<Record<NetlinkSocketType, number>> = { unknown: 0, dgram: 2, raw: 3 };
 
 const O_FAMILY = fieldAt(netlinkDiagMsg, 'family', 'u8');
+const FAMILY: FamilyCheck = { offset: O_FAMILY, af: AF.NETLINK, names: ['ndiag_family', 'AF_NETLINK'] };
 const O_TYPE = fieldAt(netlinkDiagMsg, 'type', 'u8');
 const O_PROTOCOL = fieldAt(netlinkDiagMsg, 'netlinkProtocol', 'u8');
 const O_STATE = fieldAt(netlinkDiagMsg, 'state', 'u8');
@@ -90,9 +91,7 @@ const CTX: AttrContext = { family: AF.NETLINK, protocol: 0 };
  * Throws {@link DecodeError} on malformed or truncated bytes, or when the message is not AF_NETLINK.
  */
 export function decodeNetlinkMessage(b: Buffer, off: number, len: number): NetlinkSocket {
-  const p = checkMessage(b, off, len, netlinkDiagMsg.size, netlinkDiagMsg.name);
-  const family = b[p + O_FAMILY];
-  if (family !== AF.NETLINK) throw new DecodeError(`ndiag_family ${family} is not AF_NETLINK`, p + O_FAMILY, netlinkDiagMsg.name);
+  const p = checkMessage(b, off, len, netlinkDiagMsg.size, netlinkDiagMsg.name, FAMILY);
   const s: NetlinkSocket = {
     protocol: 'netlink',
     family: 'netlink',

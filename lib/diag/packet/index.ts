@@ -4,7 +4,7 @@
  */
 import { DecodeError } from '../../errors';
 import { decodeAttributes, align4, AttrContext, RawAttribute } from '../../netlink/attributes';
-import { checkMessage, encodeMessage, ReplyHeaderOptions } from '../../netlink/fixed-message';
+import { checkMessage, encodeMessage, ReplyHeaderOptions, FamilyCheck } from '../../netlink/fixed-message';
 import { fieldAt } from '../../netlink/offsets';
 import { encodeStruct } from '../../netlink/struct';
 import { AF, SOCK_DIAG_BY_FAMILY } from '../constants';
@@ -77,6 +77,7 @@ const PACKET_TYPES: Readonly<Record<number, PacketSocketType>> = { 2: 'dgram', 3
 const TYPE_NUMBERS: Readonly<Record<PacketSocketType, number>> = { unknown: 0, dgram: 2, raw: 3, packet: 10 };
 
 const O_FAMILY = fieldAt(packetDiagMsg, 'family', 'u8');
+const FAMILY: FamilyCheck = { offset: O_FAMILY, af: AF.PACKET, names: ['pdiag_family', 'AF_PACKET'] };
 const O_TYPE = fieldAt(packetDiagMsg, 'type', 'u8');
 const O_NUM = fieldAt(packetDiagMsg, 'packetProtocol', 'u16');
 const O_INODE = fieldAt(packetDiagMsg, 'inode', 'u32');
@@ -90,9 +91,7 @@ const CTX: AttrContext = { family: AF.PACKET, protocol: 0 };
  * Throws {@link DecodeError} on malformed or truncated bytes, or when the message is not AF_PACKET.
  */
 export function decodePacketMessage(b: Buffer, off: number, len: number): PacketSocket {
-  const p = checkMessage(b, off, len, packetDiagMsg.size, packetDiagMsg.name);
-  const family = b[p + O_FAMILY];
-  if (family !== AF.PACKET) throw new DecodeError(`pdiag_family ${family} is not AF_PACKET`, p + O_FAMILY, packetDiagMsg.name);
+  const p = checkMessage(b, off, len, packetDiagMsg.size, packetDiagMsg.name, FAMILY);
   const s: PacketSocket = {
     protocol: 'packet',
     family: 'packet',

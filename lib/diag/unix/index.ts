@@ -5,7 +5,7 @@
 import { DecodeError } from '../../errors';
 import { decodeAttributes, align4, AttrContext, RawAttribute } from '../../netlink/attributes';
 import { NLM_F } from '../../netlink/message';
-import { checkMessage, encodeMessage, ReplyHeaderOptions } from '../../netlink/fixed-message';
+import { checkMessage, encodeMessage, ReplyHeaderOptions, FamilyCheck } from '../../netlink/fixed-message';
 import { fieldAt } from '../../netlink/offsets';
 import { encodeStruct } from '../../netlink/struct';
 import { AF, ALL_STATES_MASK, SOCK_DIAG_BY_FAMILY, STATE_NUMBERS, SocketState, stateName, stateMask } from '../constants';
@@ -68,6 +68,7 @@ const UNIX_TYPES: readonly UnixSocketType[] = ['unknown', 'stream', 'dgram', 'un
 const TYPE_NUMBERS: Readonly<Record<UnixSocketType, number>> = { unknown: 0, stream: 1, dgram: 2, seqpacket: 5 };
 
 const O_FAMILY = fieldAt(unixDiagMsg, 'family', 'u8');
+const FAMILY: FamilyCheck = { offset: O_FAMILY, af: AF.UNIX, names: ['udiag_family', 'AF_UNIX'] };
 const O_TYPE = fieldAt(unixDiagMsg, 'type', 'u8');
 const O_STATE = fieldAt(unixDiagMsg, 'state', 'u8');
 const O_INODE = fieldAt(unixDiagMsg, 'inode', 'u32');
@@ -81,9 +82,7 @@ const CTX: AttrContext = { family: AF.UNIX, protocol: 0 };
  * Throws {@link DecodeError} on malformed or truncated bytes, or when the message is not AF_UNIX.
  */
 export function decodeUnixMessage(b: Buffer, off: number, len: number): UnixSocket {
-  const p = checkMessage(b, off, len, unixDiagMsg.size, unixDiagMsg.name);
-  const family = b[p + O_FAMILY];
-  if (family !== AF.UNIX) throw new DecodeError(`udiag_family ${family} is not AF_UNIX`, p + O_FAMILY, unixDiagMsg.name);
+  const p = checkMessage(b, off, len, unixDiagMsg.size, unixDiagMsg.name, FAMILY);
   const s: UnixSocket = {
     protocol: 'unix',
     family: 'unix',

@@ -10,7 +10,7 @@
 import { defineStruct, encodeStruct, StructValue } from '../../netlink/struct';
 import { defineAttributes, decodeAttributes, AttrContext } from '../../netlink/attributes';
 import { fieldAt } from '../../netlink/offsets';
-import { checkMessage, encodeMessage } from '../../netlink/fixed-message';
+import { checkMessage, encodeMessage, FamilyCheck } from '../../netlink/fixed-message';
 import { DecodeError } from '../../errors';
 import { AF, SOCK_DIAG_BY_FAMILY, STATE_NUMBERS, SocketState, stateName, stateMask, ALL_STATES_MASK } from '../constants';
 import { requestMessage } from '../request';
@@ -126,6 +126,7 @@ export function encodeVsockRequest(opts: VsockRequestOptions = {}): Buffer {
 // time that each field still has the width the reads below assume.
 const MSG_SIZE = vsockDiagMsg.size;
 const O_FAMILY = fieldAt(vsockDiagMsg, 'family', 'u8');
+const FAMILY: FamilyCheck = { offset: O_FAMILY, af: AF.VSOCK, names: ['vdiag_family', 'AF_VSOCK'] };
 const O_TYPE = fieldAt(vsockDiagMsg, 'type', 'u8');
 const O_STATE = fieldAt(vsockDiagMsg, 'state', 'u8');
 const O_SHUTDOWN = fieldAt(vsockDiagMsg, 'shutdown', 'u8');
@@ -144,10 +145,8 @@ const ctx: AttrContext = Object.freeze({ family: AF.VSOCK, protocol: 0 });
  * or truncated bytes.
  */
 export function decodeVsockMessage(b: Buffer, off: number, len: number): VsockSocket {
-  const p = checkMessage(b, off, len, MSG_SIZE, vsockDiagMsg.name);
+  const p = checkMessage(b, off, len, MSG_SIZE, vsockDiagMsg.name, FAMILY);
   if (b.readUInt32LE(off) !== len) throw new DecodeError(`nlmsg_len ${b.readUInt32LE(off)} is not the message length ${len}`, off, 'nlmsghdr');
-  const family = b[p + O_FAMILY];
-  if (family !== AF.VSOCK) throw new DecodeError(`vdiag_family ${family} is not AF_VSOCK`, p + O_FAMILY, vsockDiagMsg.name);
   // One literal with every property, so all vsock sockets share one hidden class.
   const s: VsockSocket = {
     protocol: 'vsock',

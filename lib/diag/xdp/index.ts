@@ -11,7 +11,7 @@
 import { defineStruct, encodeStruct, StructValue } from '../../netlink/struct';
 import { attr, codec, defineAttributes, decodeAttributes, AttrContext, AttrValues } from '../../netlink/attributes';
 import { fieldAt } from '../../netlink/offsets';
-import { checkMessage, encodeMessage } from '../../netlink/fixed-message';
+import { checkMessage, encodeMessage, FamilyCheck } from '../../netlink/fixed-message';
 import { DecodeError } from '../../errors';
 import { AF, SOCK_DIAG_BY_FAMILY, SOCK_TYPE_NAMES, SocketTypeName } from '../constants';
 import { requestMessage } from '../request';
@@ -194,6 +194,7 @@ export function encodeXdpRequest(opts: XdpRequestOptions = {}): Buffer {
 
 const MSG_SIZE = xdpDiagMsg.size;
 const O_FAMILY = fieldAt(xdpDiagMsg, 'family', 'u8');
+const FAMILY: FamilyCheck = { offset: O_FAMILY, af: AF.XDP, names: ['xdiag_family', 'AF_XDP'] };
 const O_TYPE = fieldAt(xdpDiagMsg, 'type', 'u8');
 const O_INODE = fieldAt(xdpDiagMsg, 'inode', 'u32');
 const O_COOKIE = fieldAt(xdpDiagMsg, 'cookie', 'u64');
@@ -208,10 +209,8 @@ const TYPE_NUMBERS: Readonly<Record<string, number>> = Object.fromEntries(Object
  * or truncated bytes.
  */
 export function decodeXdpMessage(b: Buffer, off: number, len: number): XdpSocket {
-  const p = checkMessage(b, off, len, MSG_SIZE, xdpDiagMsg.name);
+  const p = checkMessage(b, off, len, MSG_SIZE, xdpDiagMsg.name, FAMILY);
   if (b.readUInt32LE(off) !== len) throw new DecodeError(`nlmsg_len ${b.readUInt32LE(off)} is not the message length ${len}`, off, 'nlmsghdr');
-  const family = b[p + O_FAMILY];
-  if (family !== AF.XDP) throw new DecodeError(`xdiag_family ${family} is not AF_XDP`, p + O_FAMILY, xdpDiagMsg.name);
   // One literal with every property, so all XDP sockets share one hidden class.
   const s: XdpSocket = {
     protocol: 'xdp',
