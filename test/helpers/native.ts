@@ -19,8 +19,8 @@ let addonCopy: string | undefined;
  * The addon file the child scripts load: SOCKDIAG_ADDON when set, else the one lib loads
  * (node-gyp-build: build/Release, else prebuilds/). It is copied to a private directory
  * (/tmp/sockdiag-addon-<pid>, removed when this process ends or by a later run once the
- * pid is gone), because another test (npm pack → prebuildify) rebuilds build/ and removes
- * the file while tests run. World-readable, for children that drop privileges.
+ * pid is gone), world-readable, because children that drop privileges cannot read a
+ * checkout under a private directory; a fresh copy also survives a rebuild of build/.
  */
 export function addonForChildren(): string {
   if (addonCopy !== undefined) return addonCopy;
@@ -112,6 +112,24 @@ export interface ChildRun<T> extends ExecResult {
  * prefix such as setpriv or strace) and parses its last stdout line as JSON. With `ns`
  * null the argv runs as is: only for a prefix that makes its own namespace (`unshare -n`).
  */
+let fixturesCopy: string | undefined;
+
+/**
+ * The child scripts, copied beside the addon copy: children that drop privileges cannot
+ * read a checkout that lives under a private directory (mktemp -d is mode 0700).
+ */
+function fixturesForChildren(addon: string): string {
+  if (fixturesCopy !== undefined) return fixturesCopy;
+  const dir = path.join(path.dirname(addon), 'fixtures');
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  for (const f of readdirSync(FIXTURES)) {
+    copyFileSync(path.join(FIXTURES, f), path.join(dir, f));
+    chmodSync(path.join(dir, f), 0o644);
+  }
+  fixturesCopy = dir;
+  return dir;
+}
+
 export async function runChild<T>(
   ns: Netns | null,
   script: string,
@@ -119,8 +137,9 @@ export async function runChild<T>(
   opts: { prefix?: string[]; nodeArgs?: string[]; timeoutMs?: number } = {},
 ): Promise<ChildRun<T>> {
   const t0 = Date.now();
-  const argv = [...(opts.prefix ?? []), process.execPath, ...(opts.nodeArgs ?? []), path.join(FIXTURES, script), ...args];
-  const env = { ...process.env, SOCKDIAG_ADDON: addonForChildren() };
+  const addon = addonForChildren();
+  const argv = [...(opts.prefix ?? []), process.execPath, ...(opts.nodeArgs ?? []), path.join(fixturesForChildren(addon), script), ...args];
+  const env = { ...process.env, SOCKDIAG_ADDON: addon };
   const timeoutMs = opts.timeoutMs ?? 20_000;
   const r = ns === null ? await execDirect(argv, env, timeoutMs) : await ns.exec(argv, { env, timeoutMs });
   const endedAt = Date.now();
