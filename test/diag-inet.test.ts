@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import {
   decodeInetMessage, encodeInetMessage, encodeInetRequest, formatIPv6, InetSocketView, tcpInfo, mptcpInfo, TcpSocket, MptcpSocket, InetMessageInput,
@@ -8,7 +8,11 @@ import { structToBuffer, knownSize } from '../lib/netlink/struct';
 import { DecodeError } from '../lib/errors';
 import { readHeader, NLMSG } from '../lib/netlink/message';
 
-const SS1 = '/work/shared/reference/iproute2-data/ss1.dump'.replace('/work/shared', process.env.SOCKDIAG_SHARED ?? `${__dirname}/../../shared`);
+// ss1.dump comes with the project's shared/ folder (beside the checkout in CI), not in the repo.
+const SS1 = [process.env.SOCKDIAG_SHARED, `${__dirname}/../../shared`, '/work/shared']
+  .filter((d): d is string => d !== undefined)
+  .map((d) => `${d}/reference/iproute2-data/ss1.dump`)
+  .find((f) => existsSync(f)) ?? `${__dirname}/../../shared/reference/iproute2-data/ss1.dump`;
 
 function messages(b: Buffer): { off: number; len: number; type: number }[] {
   const out = [];
