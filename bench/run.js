@@ -10,6 +10,10 @@
 //
 // --leak N     dumps in the leak run (0 skips it)      --ehash N   private TCP hash buckets (0: host's table)
 // --out FILE   results JSON (default bench/results.json) --timeout M  abort after M minutes (default 40)
+// --suites a,b  which of bench/suites/*.js run after the sizes (default all; 'none' skips them)
+//
+// A suite is a module exporting { name, title, run(ctx) }: run gets the helpers below and
+// returns { header, rows, targets?: [{ what, value, target, ok }], data? } for the report.
 
 const fs = require('node:fs');
 const os = require('node:os');
@@ -42,6 +46,7 @@ function parseArgs(argv) {
     else if (a === '--ehash') o.ehash = Number(val());
     else if (a === '--timeout') o.timeout = Number(val());
     else if (a === '--out') o.out = path.resolve(val());
+    else if (a === '--suites') o.suites = ((v) => (v === 'none' ? [] : v.split(',')))(val());
     else throw new Error(`unknown option ${a}`);
   }
   if (o.quick) {
@@ -255,6 +260,16 @@ async function leakRun(o) {
   }
 }
 
+/** The bench/suites modules to run, in file-name order (or as named by --suites). */
+function loadSuites(names) {
+  const dir = path.join(__dirname, 'suites');
+  const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.js')).sort() : [];
+  const all = files.map((f) => require(path.join(dir, f)));
+  if (names === undefined) return all;
+  for (const n of names) if (!all.some((s) => s.name === n)) throw new Error(`unknown suite ${n}; have ${all.map((s) => s.name).join(', ')}`);
+  return all.filter((s) => names.includes(s.name));
+}
+
 // ---------------------------------------------------------------- report
 
 function log(s) {
@@ -300,6 +315,12 @@ function report(results, o, missing) {
   if (missing) out += `> library not measured: ${missing}\n\n`;
   if (results.sizes.length) out += sizeReport(results.sizes);
   if (results.leak) out += '\n' + leakReport(results.leak);
+  for (const r of Object.values(results.suites ?? {})) {
+    out += '\n';
+    if (r.error) out += `### ${r.title}\n\nfailed: ${r.error}\n`;
+    else out += table(r.title, r.header, r.rows);
+    for (const t of r.targets ?? []) out += `- ${t.what}: ${t.value} (target ${t.target}) ${t.ok ? '✓' : '✗'}\n`;
+  }
   return out;
 }
 
@@ -437,6 +458,19 @@ async function main() {
     }
   } else if (o.leak > 0) {
     log('leak run skipped: the library is not built');
+  }
+
+  results.suites = {};
+  for (const suite of loadSuites(o.suites)) {
+    if (!lib) break;
+    log(`suite ${suite.name}`);
+    try {
+      results.suites[suite.name] = await suite.run({ lib, sizes: o.sizes, runs: o.runs, quick: Boolean(o.quick), ehash: o.ehash, log, timeRuns, timeNsCommand, withTimeout, runChild, stats, ms, netns, startLoad });
+      results.suites[suite.name].title = suite.title;
+    } catch (err) {
+      log(`suite ${suite.name} failed: ${err.stack ?? err}`);
+      results.suites[suite.name] = { title: suite.title, error: String(err.message ?? err) };
+    }
   }
 
   const after = fs.readFileSync('/proc/sys/net/ipv4/tcp_child_ehash_entries', 'utf8').trim();
