@@ -47,11 +47,30 @@ describeRoot('listings on live sockets', () => {
     expect(socks.length).toBeGreaterThanOrEqual(2001);
   });
 
-  test('streamSockets yields the same sockets as listSockets', async () => {
-    const list = (await listSockets({ netns: ns.name, protocols: ['tcp'] })).map(key).sort();
+  test('streamSockets yields the same sockets as listSockets, in the same order', async () => {
+    // listSockets runs its dumps side by side; its order must still be the sequential one.
+    const protocols = ['tcp', 'udp', 'unix', 'packet'] as const;
+    const list = (await listSockets({ netns: ns.name, protocols })).map(key);
     const streamed: string[] = [];
-    for await (const s of streamSockets({ netns: ns.name, protocols: ['tcp'] })) streamed.push(key(s));
-    expect(streamed.sort()).toEqual(list);
+    for await (const s of streamSockets({ netns: ns.name, protocols })) streamed.push(key(s));
+    expect(streamed).toEqual(list);
+    expect(new Set(list.map((k) => k.split(' ')[0]))).toEqual(new Set(protocols));
+  });
+
+  test('an abort while the parallel dumps run closes every channel', async () => {
+    await listSockets({ netns: ns.name });
+    const fds = fdCount();
+    for (const delay of [0, 1, 3]) {
+      const ac = new AbortController();
+      const p = listSockets({ netns: ns.name, signal: ac.signal });
+      setTimeout(() => ac.abort(), delay);
+      await p.then(
+        () => undefined,
+        (err: unknown) => expect(err).toBeInstanceOf(AbortError),
+      );
+      await settle(50);
+      expect(fdCount()).toBe(fds);
+    }
   });
 
   test('F7: 64 concurrent listings of every kind equal a serial one; fds and threads return to baseline', async () => {

@@ -5,7 +5,7 @@
 import { Channel, runDump, DumpStats } from '../netlink/channel';
 import { AbortError, NotSupportedError, SockdiagError } from '../errors';
 import { AF, ProtocolName, stateMask } from '../diag/constants';
-import { ALL_PROTOCOLS, plansFor, PlanInput } from '../diag/families';
+import { ALL_PROTOCOLS, plansFor, PlanInput, DumpPlan } from '../diag/families';
 import type { Socket } from '../diag/socket';
 import { scanProcesses, ProcessMap } from '../proc/processes';
 import type { ListOptions, ListingStats } from './options';
@@ -112,72 +112,179 @@ function selectedProtocols(opts: ListOptions): { protocols: readonly ProtocolNam
   return { protocols: opts.protocols, explicit: true };
 }
 
-/**
- * Yields the sockets batch by batch (one array per received batch of datagrams).
- * The channel is closed when the iteration ends, breaks or throws, or the signal aborts.
- */
-async function* socketBatches(opts: ListOptions, stats: ListingStats): AsyncGenerator<Socket[], void, undefined> {
-  const signal = opts.signal;
-  if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+/** A listing's dumps and what decides which of their sockets it keeps. */
+interface Listing {
+  dumps: Array<{ protocol: ProtocolName; plan: DumpPlan }>;
+  expr: FilterExpr | undefined;
+  filterCtx: EvaluateContext | undefined;
+  /** True when the caller named the protocols: a kernel refusing one is then an error. */
+  explicit: boolean;
+}
+
+async function prepareListing(opts: ListOptions, stats: ListingStats): Promise<Listing> {
   const filter = filterOf(opts.filter);
   const expr = filter?.expr;
   const filterCtx = expr === undefined ? undefined : await filterContext(expr, opts.netns);
   const input = planInput(opts, filter, filterCtx);
   const { protocols, explicit } = selectedProtocols(opts);
+  const now = Date.now();
+  const dumps: Listing['dumps'] = [];
+  for (const protocol of protocols) {
+    if (!explicit && (unsupportedUntil.get(protocol) ?? 0) > now) {
+      stats.unsupported.push(protocol);
+      continue;
+    }
+    for (const plan of plansFor(protocol, input)) dumps.push({ protocol, plan });
+  }
+  return { dumps, expr, filterCtx, explicit };
+}
+
+function openChannel(opts: ListOptions): Channel {
+  return Channel.open({ ...(opts.netns === undefined ? {} : { netns: opts.netns }), ...(opts.recvSize === undefined ? {} : { recvSize: opts.recvSize }) });
+}
+
+/**
+ * One dump's sockets, batch by batch, with what the kernel could not filter checked here
+ * on the same expression. Duplicates are left to the caller (they span dumps).
+ */
+async function* dumpSockets(channel: Channel, plan: DumpPlan, listing: Listing, stats: ListingStats, signal: AbortSignal | undefined): AsyncGenerator<Socket[], void, undefined> {
+  const { expr, filterCtx } = listing;
+  const recheck = expr !== undefined && !plan.exact;
+  const dumpStats: DumpStats = { messages: 0, interrupted: false, foreignDropped: 0 };
+  try {
+    for await (const batch of runDump(channel, plan.request, plan.decode, plan.context, dumpStats, signal)) {
+      yield recheck ? batch.filter((s) => matchesFilter(expr, s, filterCtx)) : batch;
+    }
+  } catch (err) {
+    if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+    throw err;
+  } finally {
+    if (dumpStats.interrupted) stats.interrupted = true;
+  }
+}
+
+/** Whether a failed dump only means "this kernel lacks that kind", which default listings skip. */
+function skippable(err: unknown, protocol: ProtocolName, listing: Listing, stats: ListingStats): boolean {
+  if (!(err instanceof NotSupportedError) || listing.explicit) return false;
+  unsupportedUntil.set(protocol, Date.now() + UNSUPPORTED_TTL_MS);
+  if (!stats.unsupported.includes(protocol)) stats.unsupported.push(protocol);
+  return true;
+}
+
+/** Adds the batch's sockets not seen before to `out`, counting the duplicates. */
+function keepNew(batch: readonly Socket[], seen: CookieSet, stats: ListingStats, out: Socket[], owners?: ProcessMap): void {
+  for (let i = 0; i < batch.length; i++) {
+    const s = batch[i];
+    if (!seen.add(s.cookie)) {
+      stats.duplicatesDropped++;
+      continue;
+    }
+    if (owners) attachOwners(s, owners);
+    out.push(s);
+  }
+}
+
+/**
+ * Yields the sockets batch by batch, one dump after another on one channel (so a stream
+ * reads the kernel only as fast as it is consumed). The channel is closed when the
+ * iteration ends, breaks or throws, or the signal aborts.
+ */
+async function* socketBatches(opts: ListOptions, stats: ListingStats): AsyncGenerator<Socket[], void, undefined> {
+  const signal = opts.signal;
+  if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+  const listing = await prepareListing(opts, stats);
   const wantProcesses = opts.processes !== undefined && opts.processes !== false;
-  // The /proc walk runs on a pool thread while the dump runs here.
+  // The /proc walk runs on a pool thread while the dump starts.
   const processScan: Promise<ProcessMap> | undefined = wantProcesses
     ? scanProcesses({ threads: typeof opts.processes === 'object' && opts.processes.threads === true })
     : undefined;
   processScan?.catch(() => undefined);
-  const channel = Channel.open({ ...(opts.netns === undefined ? {} : { netns: opts.netns }), ...(opts.recvSize === undefined ? {} : { recvSize: opts.recvSize }) });
+  const channel = openChannel(opts);
   const onAbort = (): void => channel.close();
   signal?.addEventListener('abort', onAbort, { once: true });
   const seen = new CookieSet();
-  let owners: ProcessMap | undefined;
   try {
     // A stream waits for the walk before its first socket (listSockets attaches owners at the end instead).
-    if (processScan) owners = await processScan;
-    const now = Date.now();
-    for (const protocol of protocols) {
-      if (!explicit && (unsupportedUntil.get(protocol) ?? 0) > now) {
-        stats.unsupported.push(protocol);
-        continue;
-      }
-      for (const plan of plansFor(protocol, input)) {
-        const dumpStats: DumpStats = { messages: 0, interrupted: false, foreignDropped: 0 };
-        try {
-          for await (const batch of runDump(channel, plan.request, plan.decode, plan.context, dumpStats, signal)) {
-            const out: Socket[] = [];
-            for (const s of batch) {
-              if (!seen.add(s.cookie)) {
-                stats.duplicatesDropped++;
-                continue;
-              }
-              // What the kernel could not filter is checked here, on the same expression.
-              if (expr !== undefined && !plan.exact && !matchesFilter(expr, s, filterCtx)) continue;
-              if (owners) attachOwners(s, owners);
-              out.push(s);
-            }
-            if (out.length > 0) yield out;
-          }
-        } catch (err) {
-          if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
-          if (err instanceof NotSupportedError && !explicit) {
-            unsupportedUntil.set(protocol, Date.now() + UNSUPPORTED_TTL_MS);
-            if (!stats.unsupported.includes(protocol)) stats.unsupported.push(protocol);
-            break;
-          }
-          throw err;
-        } finally {
-          if (dumpStats.interrupted) stats.interrupted = true;
+    const owners = processScan ? await processScan : undefined;
+    let skipped: ProtocolName | undefined;
+    for (const { protocol, plan } of listing.dumps) {
+      if (protocol === skipped) continue;
+      try {
+        for await (const batch of dumpSockets(channel, plan, listing, stats, signal)) {
+          const out: Socket[] = [];
+          keepNew(batch, seen, stats, out, owners);
+          if (out.length > 0) yield out;
         }
+      } catch (err) {
+        if (!skippable(err, protocol, listing, stats)) throw err;
+        skipped = protocol;
       }
     }
   } finally {
     signal?.removeEventListener('abort', onAbort);
     channel.close();
   }
+}
+
+// Dumps a listing runs at once, each on its own channel (the kernel walks each on its own thread).
+const PARALLEL_DUMPS = 4;
+
+/**
+ * Runs every dump of the listing, up to {@link PARALLEL_DUMPS} at a time, and returns
+ * their sockets in the order a sequential listing would (so results do not depend on
+ * timing). The kernel's walk of a table dominates filtered listings, and the walks for
+ * IPv4 and IPv6 are independent: run side by side they take the time of one.
+ */
+async function allSockets(opts: ListOptions, stats: ListingStats): Promise<Socket[]> {
+  const signal = opts.signal;
+  if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+  const listing = await prepareListing(opts, stats);
+  const results: Array<Socket[][] | undefined> = new Array(listing.dumps.length);
+  const failed = new Set<ProtocolName>();
+  const channels = new Set<Channel>();
+  const onAbort = (): void => channels.forEach((c) => c.close());
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let next = 0;
+  let firstError: { err: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (next < listing.dumps.length && firstError === undefined) {
+      const i = next++;
+      const { protocol, plan } = listing.dumps[i];
+      if (failed.has(protocol)) continue;
+      const channel = openChannel(opts);
+      channels.add(channel);
+      const batches: Socket[][] = [];
+      try {
+        for await (const batch of dumpSockets(channel, plan, listing, stats, signal)) batches.push(batch);
+        results[i] = batches;
+      } catch (err) {
+        if (skippable(err, protocol, listing, stats)) failed.add(protocol);
+        else if (firstError === undefined) {
+          // The first failure is the listing's: the other dumps stop at once.
+          firstError = { err };
+          onAbort();
+        }
+      } finally {
+        channel.close();
+        channels.delete(channel);
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(PARALLEL_DUMPS, listing.dumps.length) }, worker));
+    if (firstError !== undefined) throw firstError.err;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    onAbort();
+  }
+  const seen = new CookieSet();
+  const all: Socket[] = [];
+  for (let i = 0; i < results.length; i++) {
+    const batches = results[i];
+    if (batches === undefined || failed.has(listing.dumps[i].protocol)) continue;
+    for (const batch of batches) keepNew(batch, seen, stats, all);
+  }
+  return all;
 }
 
 function attachOwners(s: Socket, owners: ProcessMap): void {
@@ -206,13 +313,10 @@ function newStats(): ListingStats {
  */
 export async function listSockets(opts: ListOptions = {}): Promise<SocketList> {
   const stats = newStats();
-  const all: Socket[] = [];
   const deferred = opts.processes !== undefined && opts.processes !== false;
   const scan = deferred ? scanProcesses({ threads: typeof opts.processes === 'object' && opts.processes.threads === true }) : undefined;
   scan?.catch(() => undefined);
-  for await (const batch of socketBatches({ ...opts, processes: false }, stats)) {
-    for (let i = 0; i < batch.length; i++) all.push(batch[i]);
-  }
+  const all = await allSockets(opts, stats);
   if (scan) {
     const owners = await scan;
     for (const s of all) attachOwners(s, owners);
