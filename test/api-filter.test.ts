@@ -87,4 +87,22 @@ describeRoot('listSockets({ filter }) selects what ss selects', () => {
     }
     expect(compared).toBeGreaterThan(500);
   }, 120_000);
+
+  test('autobound uses the listed namespace’s ephemeral port range, not this process’s', async () => {
+    const rangeFile = '/proc/sys/net/ipv4/ip_local_port_range';
+    const before = (await ns.exec(['cat', rangeFile], { check: true })).stdout.trim();
+    await ns.exec(['sh', '-c', `echo '50000 60999' > ${rangeFile}`], { check: true });
+    try {
+      const ours = (await listSockets({ netns: ns.name, protocols: ['tcp'], filter: 'autobound' })).map((s) => String(s.cookie)).sort();
+      const r = await ns.exec(['ss', '-H', '-n', '-e', '-t', '-a', 'autobound'], { check: true });
+      const theirs = [...r.stdout.matchAll(/ sk:([0-9a-f]+)/g)].map((m) => String(BigInt(`0x${m[1]}`))).sort();
+      expect(ours).toEqual(theirs);
+      // The host's range (this process's) would select more: the test can tell them apart.
+      const all = await listSockets({ netns: ns.name, protocols: ['tcp'] });
+      const [lo] = before.split(/\s+/).map(Number);
+      expect(all.some((s) => s.local.port >= lo && s.local.port < 50000 && s.state !== 'listening')).toBe(true);
+    } finally {
+      await ns.exec(['sh', '-c', `echo '${before}' > ${rangeFile}`], { check: true });
+    }
+  });
 });

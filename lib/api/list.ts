@@ -14,7 +14,7 @@ import { parseFilter } from '../filter/parse';
 import { toFilter } from '../filter/builder';
 import { compileFilter, filterStateMask, CompiledFilter } from '../filter/bytecode';
 import { matchesFilter, EvaluateContext } from '../filter/evaluate';
-import { interfaceIndexes, cgroupIdOf } from '../filter/resolve';
+import { interfaceIndexes, cgroupIdOf, ephemeralPortRange } from '../filter/resolve';
 
 /**
  * The cookies seen so far in a listing. Cookies count sockets since boot and stay far below
@@ -50,16 +50,23 @@ const UNSUPPORTED_TTL_MS = 60_000;
 /** The filter expression's names resolved in the listed system, for the compiler and the evaluator. */
 async function filterContext(expr: FilterExpr, netns: ListOptions['netns']): Promise<EvaluateContext> {
   const devices = new Set<string>();
+  let autobound = false;
   const walk = (e: FilterExpr): void => {
     if (e.kind === 'and' || e.kind === 'or') e.items.forEach(walk);
     else if (e.kind === 'not') walk(e.item);
+    else if (e.kind === 'autobound') autobound = true;
     else if (e.kind === 'dev' && typeof e.device === 'string') devices.add(e.device);
     else if (e.kind === 'host' && e.host.family === 'link' && typeof e.host.device === 'string') devices.add(e.host.device);
   };
   walk(expr);
-  const indexes = devices.size > 0 ? await interfaceIndexes(netns) : new Map<string, number>();
+  const [indexes, range] = await Promise.all([
+    devices.size > 0 ? interfaceIndexes(netns) : new Map<string, number>(),
+    // ss's autobound rule uses the listed namespace's ephemeral port range.
+    autobound && netns !== undefined ? ephemeralPortRange(netns) : undefined,
+  ]);
   const cgroups = new Map<string, bigint | undefined>();
   return {
+    ...(range === undefined ? {} : { ephemeralPorts: range }),
     ifindex: (name) => indexes.get(name),
     cgroupId: (path) => {
       if (!cgroups.has(path)) cgroups.set(path, cgroupIdOf(path));

@@ -3,9 +3,10 @@
  * interface indexes, in the namespace being listed, and cgroup paths to cgroup v2 ids.
  * @module
  */
-import { statSync } from 'node:fs';
+import { statSync, readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import * as path from 'node:path';
-import { Channel, runDump, DumpStats, NetnsRef } from '../netlink/channel';
+import { Channel, runDump, DumpStats, NetnsRef, netnsPath } from '../netlink/channel';
 import { NLM_F } from '../netlink/message';
 import { requestMessage } from '../diag/request';
 
@@ -54,4 +55,28 @@ export function cgroupIdOf(cgroupPath: string, mount = '/sys/fs/cgroup'): bigint
   } catch {
     return undefined;
   }
+}
+
+function parseRange(text: string): [number, number] | undefined {
+  const [lo, hi] = text.trim().split(/\s+/).map(Number);
+  return Number.isInteger(lo) && Number.isInteger(hi) ? [lo, hi] : undefined;
+}
+
+/**
+ * net.ipv4.ip_local_port_range of a namespace, which ss's `autobound` rule uses. A sysctl
+ * shows the namespace of whoever opens it, so another namespace's is read by a short
+ * `nsenter` child (only when a filter says `autobound`); undefined when that fails.
+ */
+export async function ephemeralPortRange(netns?: NetnsRef): Promise<[number, number] | undefined> {
+  const file = '/proc/sys/net/ipv4/ip_local_port_range';
+  if (netns === undefined) {
+    try {
+      return parseRange(readFileSync(file, 'utf8'));
+    } catch {
+      return undefined;
+    }
+  }
+  return new Promise((resolve) => {
+    execFile('nsenter', [`--net=${netnsPath(netns)}`, 'cat', file], { timeout: 5000 }, (err, stdout) => resolve(err ? undefined : parseRange(stdout)));
+  });
 }
