@@ -48,7 +48,13 @@ export { SockdiagError, SockdiagSystemError, NotSupportedError, DecodeError, Abo
 export type { ErrorContext } from './errors';
 export type { RawAttribute } from './netlink/attributes';
 export { scanProcesses, ProcessMap } from './proc/processes';
-export type { ProcessScanOptions } from './proc/processes';
+export type { ProcessScanOptions, ProcessesOption, SocketOwner } from './proc/processes';
+export { selinuxEnabled, processContext, kernelContext, SELINUX_UNAVAILABLE } from './proc/selinux';
+export type { SecurityContexts, ContextLookupOptions } from './proc/selinux';
+export { summary, formatSummary } from './api/summary';
+export type { Summary, SummaryOptions, TransportCounts, SockstatFigures } from './api/summary';
 export { InetSocketView } from './diag/inet';
 export * as tables from './tables';
 export * from './filter';
+export { watchSockets } from './api/watch';
+export type { WatchOptions, SocketEvent, SocketDestroyEvent, SocketOverrunEvent, SocketWatch, WatchStats } from './api/watch';

@@ -27,7 +27,7 @@
 #define NETLINK_EXT_ACK 11
 #endif
 
-Napi::Value ScanProcSockets(const Napi::CallbackInfo& info);  // procscan.cc
+void InitProcScan(Napi::Env env, Napi::Object exports);  // procscan.cc: scanProcSockets, readNetFiles
 
 namespace {
 
@@ -498,7 +498,7 @@ class Channel : public Napi::ObjectWrap<Channel> {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Channel", Channel::Init(env));
-  exports.Set("scanProcSockets", Napi::Function::New(env, ScanProcSockets, "scanProcSockets"));
+  InitProcScan(env, exports);
   return exports;
 }
 

@@ -1,6 +1,10 @@
-// One walk of /proc/<pid>/fd (or /proc/<pid>/task/<tid>/fd) on a pool thread: readlink
-// each fd and keep those that are sockets. Only syscalls and the "socket:[N]" test here;
-// command names and the inode map are built in TypeScript (lib/proc).
+// What lives under /proc, read off the main thread:
+// - scanProcSockets: one walk of /proc/<pid>/fd (or /proc/<pid>/task/<tid>/fd) keeping the
+//   descriptors that are sockets, with each owner's command name and, when asked, its
+//   SELinux contexts. Only syscalls and the "socket:[N]" test here; the inode map is
+//   built in TypeScript (lib/proc).
+// - readNetFiles: whole files of /proc/net (sockstat, snmp, ...) as another network
+//   namespace sees them, read from a short-lived thread that enters it.
 
 #include <napi.h>
 #include <uv.h>
@@ -8,21 +12,28 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <string>
+#include <system_error>
+#include <thread>
 #include <vector>
 
 namespace {
 
-struct Entry {
-  double inode;
-  int32_t pid;
-  int32_t tid;
-  int32_t fd;
-};
+Napi::Error SystemError(Napi::Env env, int err, const char* syscall, const std::string& hint) {
+  std::string msg = std::string(syscall) + " " + uv_err_name(-err) + " (" + strerror(err) + ")";
+  if (!hint.empty()) msg += ": " + hint;
+  Napi::Error e = Napi::Error::New(env, msg);
+  e.Set("code", Napi::String::New(env, uv_err_name(-err)));
+  e.Set("errno", Napi::Number::New(env, -err));
+  e.Set("syscall", Napi::String::New(env, syscall));
+  return e;
+}
 
 bool IsNumber(const char* s) {
   if (*s == '\0') return false;
@@ -31,31 +42,53 @@ bool IsNumber(const char* s) {
   return true;
 }
 
-// Appends the socket fds of one fd directory.
-void WalkFds(const std::string& dir, int32_t pid, int32_t tid, std::vector<Entry>& out) {
-  int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return;  // the process ended, or we may not look
-  DIR* d = fdopendir(dfd);
-  if (d == nullptr) {
-    close(dfd);
-    return;
+// Reads a small file relative to a directory fd; false when it cannot be read.
+bool ReadAt(int dirFd, const char* name, std::string& out) {
+  int fd = openat(dirFd, name, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[4096];
+  out.clear();
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int err = errno;
+      close(fd);
+      errno = err;
+      return n == 0;
+    }
+    out.append(buf, static_cast<size_t>(n));
   }
-  char link[64];
-  while (struct dirent* e = readdir(d)) {
-    if (!IsNumber(e->d_name)) continue;
-    // readlinkat on the directory fd spares a path walk per descriptor.
-    ssize_t n = readlinkat(dfd, e->d_name, link, sizeof(link) - 1);
-    if (n < 10 || memcmp(link, "socket:[", 8) != 0 || link[n - 1] != ']') continue;
-    link[n - 1] = '\0';
-    out.push_back({strtod(link + 8, nullptr), pid, tid, static_cast<int32_t>(atoi(e->d_name))});
-  }
-  closedir(d);
 }
+
+// A security label as the kernel hands it: drop the trailing NUL and newline, as libselinux does.
+std::string TrimLabel(std::string s) {
+  while (!s.empty() && (s.back() == '\0' || s.back() == '\n')) s.pop_back();
+  return s;
+}
+
+struct Entry {
+  double inode;
+  int32_t fd;
+  int32_t task;  // index into ScanWorker::tasks_
+};
+
+// One fd table walked: the process (or thread) it belongs to.
+struct Task {
+  int32_t pid;
+  int32_t tid;
+  std::string command;
+  std::string context;  // SELinux process context; empty when unavailable
+};
 
 class ScanWorker : public Napi::AsyncWorker {
  public:
-  ScanWorker(Napi::Env env, std::string root, bool threads)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), root_(std::move(root)), threads_(threads) {}
+  ScanWorker(Napi::Env env, std::string root, bool threads, bool contexts)
+      : Napi::AsyncWorker(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        root_(std::move(root)),
+        threads_(threads),
+        contexts_(contexts) {}
 
   Napi::Promise Promise() { return deferred_.Promise(); }
 
@@ -65,20 +98,33 @@ class ScanWorker : public Napi::AsyncWorker {
       err_ = errno;
       return;
     }
+    int rootFd = dirfd(d);
     while (struct dirent* e = readdir(d)) {
       if (!IsNumber(e->d_name)) continue;
       int32_t pid = atoi(e->d_name);
-      std::string procDir = root_ + "/" + e->d_name;
+      // Everything below is read through this fd: if the process ends and its pid is
+      // reused meanwhile, reads fail (ESRCH/ENOENT) instead of reaching the newcomer.
+      int pidFd = openat(rootFd, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (pidFd < 0) continue;  // ended since readdir
       if (!threads_) {
-        WalkFds(procDir + "/fd", pid, 0, entries_);
-        continue;
+        WalkTask(pidFd, contexts_ ? root_ + "/" + e->d_name : std::string(), pid, 0);
+      } else {
+        int taskDirFd = openat(pidFd, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR* t = taskDirFd < 0 ? nullptr : fdopendir(taskDirFd);
+        if (t == nullptr) {
+          if (taskDirFd >= 0) close(taskDirFd);
+        } else {
+          while (struct dirent* te = readdir(t)) {
+            if (!IsNumber(te->d_name)) continue;
+            int tidFd = openat(taskDirFd, te->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (tidFd < 0) continue;
+            WalkTask(tidFd, contexts_ ? root_ + "/" + e->d_name + "/task/" + te->d_name : std::string(), pid, atoi(te->d_name));
+            close(tidFd);
+          }
+          closedir(t);
+        }
       }
-      DIR* t = opendir((procDir + "/task").c_str());
-      if (t == nullptr) continue;
-      while (struct dirent* te = readdir(t)) {
-        if (IsNumber(te->d_name)) WalkFds(procDir + "/task/" + te->d_name + "/fd", pid, atoi(te->d_name), entries_);
-      }
-      closedir(t);
+      close(pidFd);
     }
     closedir(d);
   }
@@ -86,11 +132,7 @@ class ScanWorker : public Napi::AsyncWorker {
   void OnOK() override {
     Napi::Env env = Env();
     if (err_ != 0) {
-      Napi::Error e = Napi::Error::New(env, std::string("opendir ") + uv_err_name(-err_) + " (" + strerror(err_) + "): " + root_);
-      e.Set("code", Napi::String::New(env, uv_err_name(-err_)));
-      e.Set("errno", Napi::Number::New(env, -err_));
-      e.Set("syscall", Napi::String::New(env, "opendir"));
-      deferred_.Reject(e.Value());
+      deferred_.Reject(SystemError(env, err_, "opendir", root_).Value());
       return;
     }
     size_t n = entries_.size();
@@ -98,44 +140,257 @@ class ScanWorker : public Napi::AsyncWorker {
     Napi::Int32Array pids = Napi::Int32Array::New(env, n);
     Napi::Int32Array tids = Napi::Int32Array::New(env, n);
     Napi::Int32Array fds = Napi::Int32Array::New(env, n);
+    Napi::Int32Array tasks = Napi::Int32Array::New(env, n);
     for (size_t i = 0; i < n; i++) {
-      inodes[i] = entries_[i].inode;
-      pids[i] = entries_[i].pid;
-      tids[i] = entries_[i].tid;
-      fds[i] = entries_[i].fd;
+      const Entry& en = entries_[i];
+      inodes[i] = en.inode;
+      pids[i] = tasks_[en.task].pid;
+      tids[i] = tasks_[en.task].tid;
+      fds[i] = en.fd;
+      tasks[i] = en.task;
     }
+    Napi::Array commands = Napi::Array::New(env, tasks_.size());
+    for (size_t i = 0; i < tasks_.size(); i++) commands.Set(i, Napi::String::New(env, tasks_[i].command));
     Napi::Object out = Napi::Object::New(env);
     out.Set("inodes", inodes);
     out.Set("pids", pids);
     out.Set("tids", tids);
     out.Set("fds", fds);
+    out.Set("tasks", tasks);
+    out.Set("commands", commands);
+    if (contexts_) {
+      Napi::Array processContexts = Napi::Array::New(env, tasks_.size());
+      for (size_t i = 0; i < tasks_.size(); i++) processContexts.Set(i, Napi::String::New(env, tasks_[i].context));
+      Napi::Array socketContexts = Napi::Array::New(env, n);
+      for (size_t i = 0; i < n; i++) socketContexts.Set(i, Napi::String::New(env, socketContexts_[i]));
+      out.Set("processContexts", processContexts);
+      out.Set("socketContexts", socketContexts);
+    }
     deferred_.Resolve(out);
   }
 
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
+  // Appends the socket fds of one task directory (/proc/PID or /proc/PID/task/TID); its
+  // path is needed (and given) only for the socket contexts, read by path through the fd link.
+  void WalkTask(int taskFd, const std::string& taskPath, int32_t pid, int32_t tid) {
+    int dfd = openat(taskFd, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return;  // the process ended, or we may not look
+    DIR* d = fdopendir(dfd);
+    if (d == nullptr) {
+      close(dfd);
+      return;
+    }
+    int32_t task = -1;
+    char link[64];
+    while (struct dirent* e = readdir(d)) {
+      if (!IsNumber(e->d_name)) continue;
+      // readlinkat on the directory fd spares a path walk per descriptor.
+      ssize_t n = readlinkat(dfd, e->d_name, link, sizeof(link) - 1);
+      if (n < 10 || memcmp(link, "socket:[", 8) != 0 || link[n - 1] != ']') continue;
+      link[n - 1] = '\0';
+      if (task < 0) task = AddTask(taskFd, pid, tid);
+      entries_.push_back({strtod(link + 8, nullptr), static_cast<int32_t>(atoi(e->d_name)), task});
+      if (contexts_) socketContexts_.push_back(SocketContext(taskPath + "/fd/" + e->d_name));
+    }
+    closedir(d);
+  }
+
+  // The task's command (comm: between the first '(' and the last ')' of its stat; '' once
+  // it has ended) and, when asked, its SELinux context, read once per task that holds a socket.
+  int32_t AddTask(int taskFd, int32_t pid, int32_t tid) {
+    Task t{pid, tid, "", ""};
+    std::string stat;
+    if (ReadAt(taskFd, "stat", stat)) {
+      size_t open = stat.find('(');
+      size_t close = stat.rfind(')');
+      if (open != std::string::npos && close != std::string::npos && close > open) t.command = stat.substr(open + 1, close - open - 1);
+    }
+    std::string label;
+    if (contexts_ && ReadAt(taskFd, "attr/current", label)) t.context = TrimLabel(label);
+    tasks_.push_back(std::move(t));
+    return static_cast<int32_t>(tasks_.size() - 1);
+  }
+
+  // getfilecon() of the fd link: the security.selinux label of the socket inode it points to.
+  static std::string SocketContext(const std::string& fdPath) {
+    char buf[1024];
+    ssize_t n = getxattr(fdPath.c_str(), "security.selinux", buf, sizeof(buf));
+    if (n <= 0) return "";
+    return TrimLabel(std::string(buf, static_cast<size_t>(n)));
+  }
+
   Napi::Promise::Deferred deferred_;
   std::string root_;
   bool threads_;
+  bool contexts_;
   int err_ = 0;
   std::vector<Entry> entries_;
+  std::vector<Task> tasks_;
+  std::vector<std::string> socketContexts_;
 };
 
-}  // namespace
-
-// scanProcSockets(procRoot: string, threads: boolean): Promise<{ inodes, pids, tids, fds }>
+// scanProcSockets(procRoot: string, threads: boolean, contexts?: boolean)
 Napi::Value ScanProcSockets(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsBoolean()) {
-    throw Napi::TypeError::New(env, "scanProcSockets(procRoot: string, threads: boolean)");
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsBoolean() ||
+      (info.Length() > 2 && !info[2].IsUndefined() && !info[2].IsBoolean())) {
+    throw Napi::TypeError::New(env, "scanProcSockets(procRoot: string, threads: boolean, contexts?: boolean)");
   }
   std::string root = info[0].As<Napi::String>().Utf8Value();
   if (root.empty() || root.find('\0') != std::string::npos) {
     throw Napi::TypeError::New(env, "The \"procRoot\" argument must be a non-empty path without NUL bytes");
   }
-  ScanWorker* w = new ScanWorker(env, root, info[1].As<Napi::Boolean>().Value());
+  bool contexts = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+  ScanWorker* w = new ScanWorker(env, root, info[1].As<Napi::Boolean>().Value(), contexts);
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;
+}
+
+// Reads /proc/net files as a network namespace sees them. /proc/net follows the reading
+// thread's namespace only through /proc/thread-self/net, so a short-lived thread enters
+// the namespace and reads there: no thread of the process ever stays in (or has to return
+// from) another namespace, and a pool thread is never moved.
+class NetFilesWorker : public Napi::AsyncWorker {
+ public:
+  NetFilesWorker(Napi::Env env, std::string nsPath, int nsFd, std::vector<std::string> names)
+      : Napi::AsyncWorker(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        nsPath_(std::move(nsPath)),
+        nsFd_(nsFd),
+        names_(std::move(names)) {}
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    bool inNamespace = !nsPath_.empty() || nsFd_ >= 0;
+    if (!inNamespace) {
+      ReadAll("/proc/self/net/");  // the process's own namespace, as ss reads /proc/net
+      return;
+    }
+    auto enterAndRead = [this]() {
+      int fd = nsFd_;
+      if (!nsPath_.empty()) {
+        fd = open(nsPath_.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+          err_ = errno;
+          syscall_ = "open";
+          return;
+        }
+      }
+      int rc = setns(fd, CLONE_NEWNET);
+      int setnsErr = errno;
+      if (!nsPath_.empty()) close(fd);
+      if (rc != 0) {
+        err_ = setnsErr;
+        syscall_ = "setns";
+        return;
+      }
+      ReadAll("/proc/thread-self/net/");
+    };
+    // An exception must not escape a pool thread: a thread that cannot start is an error like any other.
+    try {
+      std::thread t(enterAndRead);
+      t.join();
+    } catch (const std::system_error& e) {
+      err_ = e.code().value() != 0 ? e.code().value() : EAGAIN;
+      syscall_ = "pthread_create";
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (err_ != 0) {
+      std::string hint = err_ == EPERM && strcmp(syscall_, "setns") == 0 ? "entering another network namespace needs CAP_SYS_ADMIN" : "";
+      deferred_.Reject(SystemError(env, err_, syscall_, hint).Value());
+      return;
+    }
+    Napi::Array out = Napi::Array::New(env, results_.size());
+    for (size_t i = 0; i < results_.size(); i++) {
+      if (errors_[i] != 0) {
+        out.Set(i, Napi::Number::New(env, -errors_[i]));
+      } else {
+        out.Set(i, Napi::Buffer<char>::Copy(env, results_[i].data(), results_[i].size()));
+      }
+    }
+    deferred_.Resolve(out);
+  }
+
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  void ReadAll(const char* dir) {
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    results_.assign(names_.size(), std::string());
+    errors_.assign(names_.size(), 0);
+    if (dfd < 0) {
+      err_ = errno;
+      syscall_ = "open";
+      return;
+    }
+    for (size_t i = 0; i < names_.size(); i++) {
+      if (!ReadAt(dfd, names_[i].c_str(), results_[i])) errors_[i] = errno != 0 ? errno : EIO;
+    }
+    close(dfd);
+  }
+
+  Napi::Promise::Deferred deferred_;
+  std::string nsPath_;
+  int nsFd_;
+  std::vector<std::string> names_;
+  std::vector<std::string> results_;
+  std::vector<int> errors_;
+  int err_ = 0;
+  const char* syscall_ = "";
+};
+
+// readNetFiles(netns: string | number | null, names: string[]): Promise<(Buffer | number)[]>
+// Each result is the file's bytes, or the negative errno that reading it failed with.
+Napi::Value ReadNetFiles(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* usage = "readNetFiles(netns: string | number | null, names: string[])";
+  if (info.Length() < 2 || !info[1].IsArray()) throw Napi::TypeError::New(env, usage);
+  std::string nsPath;
+  int nsFd = -1;
+  Napi::Value ns = info[0];
+  if (ns.IsString()) {
+    nsPath = ns.As<Napi::String>().Utf8Value();
+    if (nsPath.empty() || nsPath.find('\0') != std::string::npos) {
+      throw Napi::TypeError::New(env, "The \"netns\" path must be a non-empty string without NUL bytes");
+    }
+  } else if (ns.IsNumber()) {
+    double d = ns.As<Napi::Number>().DoubleValue();
+    if (!(d >= 0 && d <= 0x7fffffff) || d != static_cast<double>(static_cast<int>(d))) {
+      throw Napi::RangeError::New(env, "The \"netns\" file descriptor must be an integer from 0 to 2147483647");
+    }
+    nsFd = static_cast<int>(d);
+  } else if (!ns.IsNull() && !ns.IsUndefined()) {
+    throw Napi::TypeError::New(env, usage);
+  }
+  Napi::Array list = info[1].As<Napi::Array>();
+  std::vector<std::string> names;
+  for (uint32_t i = 0; i < list.Length(); i++) {
+    Napi::Value v = list.Get(i);
+    if (!v.IsString()) throw Napi::TypeError::New(env, usage);
+    std::string name = v.As<Napi::String>().Utf8Value();
+    // A plain file name of /proc/net: nothing that could climb out of it.
+    if (name.empty() || name.find('/') != std::string::npos || name.find('\0') != std::string::npos || name == "." || name == "..") {
+      throw Napi::TypeError::New(env, "readNetFiles: each name must be a file name of /proc/net, got \"" + name + "\"");
+    }
+    names.push_back(std::move(name));
+  }
+  NetFilesWorker* w = new NetFilesWorker(env, nsPath, nsFd, std::move(names));
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+}  // namespace
+
+// Adds this file's functions to the addon's exports (called from the module's Init).
+void InitProcScan(Napi::Env env, Napi::Object exports) {
+  exports.Set("scanProcSockets", Napi::Function::New(env, ScanProcSockets, "scanProcSockets"));
+  exports.Set("readNetFiles", Napi::Function::New(env, ReadNetFiles, "readNetFiles"));
 }

@@ -7,7 +7,7 @@ import { AbortError, NotSupportedError, SockdiagError } from '../errors';
 import { AF, ProtocolName, stateMask } from '../diag/constants';
 import { ALL_PROTOCOLS, plansFor, PlanInput, DumpPlan } from '../diag/families';
 import type { Socket } from '../diag/socket';
-import { scanProcesses, ProcessMap } from '../proc/processes';
+import { scanProcesses, processScanOptions, ProcessMap } from '../proc/processes';
 import type { ListOptions, ListingStats } from './options';
 import type { Filter, FilterExpr } from '../filter/ast';
 import { parseFilter } from '../filter/parse';
@@ -200,11 +200,9 @@ async function* socketBatches(opts: ListOptions, stats: ListingStats): AsyncGene
   const signal = opts.signal;
   if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
   const listing = await prepareListing(opts, stats);
-  const wantProcesses = opts.processes !== undefined && opts.processes !== false;
+  const scanOptions = processScanOptions(opts.processes);
   // The /proc walk runs on a pool thread while the dump starts.
-  const processScan: Promise<ProcessMap> | undefined = wantProcesses
-    ? scanProcesses({ threads: typeof opts.processes === 'object' && opts.processes.threads === true })
-    : undefined;
+  const processScan: Promise<ProcessMap> | undefined = scanOptions ? scanProcesses(scanOptions) : undefined;
   processScan?.catch(() => undefined);
   const channel = openChannel(opts);
   const onAbort = (): void => channel.close();
@@ -320,8 +318,8 @@ function newStats(): ListingStats {
  */
 export async function listSockets(opts: ListOptions = {}): Promise<SocketList> {
   const stats = newStats();
-  const deferred = opts.processes !== undefined && opts.processes !== false;
-  const scan = deferred ? scanProcesses({ threads: typeof opts.processes === 'object' && opts.processes.threads === true }) : undefined;
+  const scanOptions = processScanOptions(opts.processes);
+  const scan = scanOptions ? scanProcesses(scanOptions) : undefined;
   scan?.catch(() => undefined);
   const all = await allSockets(opts, stats);
   if (scan) {

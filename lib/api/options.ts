@@ -7,6 +7,7 @@ import type { InetExtension } from '../diag/inet';
 import type { NetnsRef } from '../netlink/channel';
 import type { Filter } from '../filter/ast';
 import type { ToFilter } from '../filter/builder';
+import type { ProcessesOption } from '../proc/processes';
 
 /** What to list. Every field is optional: the default lists every socket, like `ss -a`. */
 export interface ListOptions {
@@ -26,8 +27,12 @@ export interface ListOptions {
   extensions?: 'all' | 'none' | readonly InetExtension[];
   /** Network namespace to list: a name under /var/run/netns, a path, or a pid. */
   netns?: NetnsRef;
-  /** Add the processes holding each socket (pid, command, fd), from one walk of /proc. `{ threads: true }` adds tids (ss -T). */
-  processes?: boolean | { threads?: boolean };
+  /**
+   * Add the processes holding each socket (pid, command, fd), from one walk of /proc.
+   * `{ threads: true }` adds tids and thread names (ss -T); `{ contexts: true }` adds the
+   * SELinux contexts of the process and the socket (ss -Z, -z), `'unavailable'` where SELinux is off.
+   */
+  processes?: ProcessesOption;
   /**
    * An ss filter: text in ss's language (`'state established ( dport = :ssh or sport = :ssh )'`,
    * a syntax error throws `FilterSyntaxError` with the position), a filter built with the

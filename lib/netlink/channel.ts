@@ -6,6 +6,7 @@
 import { nativeBinding, NativeChannel, NativeChannelOptions } from './binding';
 import { SockdiagError, SockdiagSystemError, NotSupportedError, ErrorContext, fromNativeError, AbortError } from '../errors';
 import { NLMSG, NLM_F, readHeader, decodeStatus, NLMSG_HDRLEN } from './message';
+import { withNetnsDetail } from './netns';
 
 /** Where to open a channel: a name under /var/run/netns, a path, or a pid whose namespace to enter. */
 export type NetnsRef = string | number;
@@ -73,7 +74,9 @@ export class Channel {
     try {
       return new Channel(new Native(nativeOptions), { operation: 'open' });
     } catch (err) {
-      throw fromNativeError(err, { operation: 'open' });
+      const e = fromNativeError(err, { operation: 'open' });
+      // The addon names only the failed call: say which namespace, and what is wrong with it.
+      throw options.netns === undefined || nativeOptions.netns === undefined ? e : withNetnsDetail(e, options.netns, String(nativeOptions.netns), { operation: 'open' });
     }
   }
 

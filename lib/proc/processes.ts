@@ -1,41 +1,58 @@
 /**
- * Which processes hold which sockets (`ss -p`, `ss -T`). There is no kernel API for it:
- * socket inodes are matched against the `socket:[N]` links of /proc/PID/fd. The addon
- * walks /proc once on a pool thread (the readlinks are the whole cost); here the result
- * becomes an inode → processes map, and command names are read for the owners only.
+ * Which processes hold which sockets (`ss -p`, `ss -T`, `ss -Z`/`-z`). There is no kernel
+ * API for it: socket inodes are matched against the `socket:[N]` links of /proc/PID/fd.
+ * The addon walks /proc once on a pool thread (the readlinks are the whole cost) and reads
+ * the command name of each owner as it finds it, through the same /proc/PID directory fd,
+ * so a pid reused meanwhile is never mixed up with the process whose fds were read. Here
+ * the result becomes an inode → processes map.
+ *
+ * Processes that start or end during the walk are simply seen or not: a /proc entry that
+ * vanishes (ENOENT/ESRCH) is skipped, never an error.
  * @module
  */
-import { readFileSync } from 'node:fs';
-import { nativeBinding } from '../netlink/binding';
 import { fromNativeError } from '../errors';
 import type { SocketProcess } from '../diag/common/socket';
+import { procBinding, type NativeProcScan } from './native';
+import { selinuxEnabled, SELINUX_UNAVAILABLE, type SecurityContexts } from './selinux';
 
 /** Options of {@link scanProcesses}. */
 export interface ProcessScanOptions {
-  /** Walk every thread's fd table and report the tid (ss -T). */
+  /** Walk every thread's fd table and report the tid (ss -T); the command is then the thread's name, as ss shows it. */
   threads?: boolean;
+  /**
+   * Add the SELinux contexts of each owner (`processContext`, like `ss -Z`) and socket
+   * (`socketContext`, like `ss -z`). Where SELinux is off both are `'unavailable'`.
+   */
+  contexts?: boolean;
+  /** Treat SELinux as on or off instead of detecting it (tests, unusual mounts). */
+  selinux?: boolean;
   /** Where proc is mounted (default /proc). */
   procRoot?: string;
 }
 
-/** What the addon's walk returns: one row per socket descriptor found. */
-export interface ProcScanResult {
-  inodes: Float64Array;
-  pids: Int32Array;
-  tids: Int32Array;
-  fds: Int32Array;
+/** The `processes` option of the listing functions: `true`, or which extras to add. */
+export type ProcessesOption = boolean | { threads?: boolean; contexts?: boolean };
+
+/** The scan options a listing's `processes` option asks for, or undefined when it asks for none. */
+export function processScanOptions(option: ProcessesOption | undefined): ProcessScanOptions | undefined {
+  if (option === undefined || option === false) return undefined;
+  if (option === true) return {};
+  if (typeof option !== 'object' || option === null) throw new TypeError('processes must be a boolean or { threads?, contexts? }');
+  return { threads: option.threads === true, contexts: option.contexts === true };
 }
+
+/** One owner of a socket, with its SELinux contexts when they were asked for. */
+export type SocketOwner = SocketProcess & SecurityContexts;
 
 /** The socket owners found by one walk, looked up by inode. */
 export class ProcessMap {
   private readonly index = new Map<number, number | number[]>();
-  private readonly commands = new Map<number, string>();
 
   /** @internal Built by {@link scanProcesses}. */
   constructor(
-    private readonly r: ProcScanResult,
+    private readonly r: NativeProcScan,
     private readonly threads: boolean,
-    procRoot: string,
+    private readonly contexts: 'read' | 'unavailable' | 'none',
   ) {
     for (let i = 0; i < r.inodes.length; i++) {
       const ino = r.inodes[i];
@@ -43,8 +60,6 @@ export class ProcessMap {
       if (prev === undefined) this.index.set(ino, i);
       else if (typeof prev === 'number') this.index.set(ino, [prev, i]);
       else prev.push(i);
-      const pid = r.pids[i];
-      if (!this.commands.has(pid)) this.commands.set(pid, commandOf(procRoot, pid));
     }
   }
 
@@ -54,28 +69,27 @@ export class ProcessMap {
   }
 
   /** The processes holding the socket with this inode (undefined when none was found). */
-  lookup(inode: number): SocketProcess[] | undefined {
+  lookup(inode: number): SocketOwner[] | undefined {
     const hit = this.index.get(inode);
     if (hit === undefined) return undefined;
     if (typeof hit === 'number') return [this.entry(hit)];
     return hit.map((i) => this.entry(i));
   }
 
-  private entry(i: number): SocketProcess {
-    const pid = this.r.pids[i];
-    const p: SocketProcess = { pid, command: this.commands.get(pid) ?? '', fd: this.r.fds[i] };
-    if (this.threads) p.tid = this.r.tids[i];
+  private entry(i: number): SocketOwner {
+    const task = this.r.tasks[i];
+    // Keys in ss's order (pid, tid, command, fd), so that JSON reads like `users:(...)`.
+    const p: SocketOwner = this.threads
+      ? { pid: this.r.pids[i], tid: this.r.tids[i], command: this.r.commands[task], fd: this.r.fds[i] }
+      : { pid: this.r.pids[i], command: this.r.commands[task], fd: this.r.fds[i] };
+    if (this.contexts === 'unavailable') {
+      p.processContext = SELINUX_UNAVAILABLE;
+      p.socketContext = SELINUX_UNAVAILABLE;
+    } else if (this.contexts === 'read') {
+      p.processContext = this.r.processContexts?.[task] || SELINUX_UNAVAILABLE;
+      p.socketContext = this.r.socketContexts?.[i] || SELINUX_UNAVAILABLE;
+    }
     return p;
-  }
-}
-
-/** comm: the text between the first '(' and the last ')' of /proc/PID/stat ('' once the process is gone). */
-function commandOf(procRoot: string, pid: number): string {
-  try {
-    const stat = readFileSync(`${procRoot}/${pid}/stat`, 'latin1');
-    return stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-  } catch {
-    return '';
   }
 }
 
@@ -83,11 +97,13 @@ function commandOf(procRoot: string, pid: number): string {
 export async function scanProcesses(options: ProcessScanOptions = {}): Promise<ProcessMap> {
   const procRoot = options.procRoot ?? '/proc';
   const threads = options.threads ?? false;
-  let r: ProcScanResult;
+  // Another LSM's label (AppArmor's) in attr/current is no SELinux context: read only where SELinux is on.
+  const contexts = options.contexts !== true ? 'none' : (options.selinux ?? selinuxEnabled()) ? 'read' : 'unavailable';
+  let r: NativeProcScan;
   try {
-    r = await nativeBinding().scanProcSockets(procRoot, threads);
+    r = await procBinding().scanProcSockets(procRoot, threads, contexts === 'read');
   } catch (err) {
     throw fromNativeError(err, { operation: 'process scan' });
   }
-  return new ProcessMap(r, threads, procRoot);
+  return new ProcessMap(r, threads, contexts);
 }

@@ -15,6 +15,10 @@ export interface SocketProcess {
   command: string;
   /** The file descriptor number in that process. */
   fd: number;
+  /** SELinux context of the process, or of the thread with `threads` (ss -Z `proc_ctx`), with `processes: { contexts: true }`; `'unavailable'` when unknown or SELinux is off. */
+  processContext?: string;
+  /** SELinux context of the socket (ss -z `sock_ctx`), with `processes: { contexts: true }`; `'unavailable'` when unknown or SELinux is off. */
+  socketContext?: string;
 }
 
 /** Fields every socket has. */
