@@ -1,237 +1,416 @@
 #!/usr/bin/env node
 /**
- * The `sockdiag` command: `ss`-style options over {@link listSockets}.
- * This is the first cut; the full option set of ss(8) is being added.
+ * The `sockdiag` command: ss(8)'s options and output over the library.
+ *
+ * Output is streamed the way ss streams it: ss sizes every column to the widest cell of
+ * the rows it has buffered, and renders its buffer at the end or whenever five 1 MiB chunks
+ * are full (see table.ts). We render at exactly the same rows, so long listings reach
+ * stdout in batches of about 5 MB while the dump is still running, with bounded memory,
+ * and every byte matches ss. `--json=ndjson` streams socket by socket.
  * @module
  */
-import { listSockets } from '../api/list';
+import { streamSockets } from '../api/list';
 import type { ListOptions } from '../api/options';
-import type { ProtocolName, SocketState } from '../diag/constants';
 import type { Socket } from '../diag/socket';
-import { SockdiagError } from '../errors';
-import { formatRow } from './format';
-import { layout } from './table';
-import { readFileSync } from 'node:fs';
-import type { Filter } from '../filter/ast';
+import type { InetExtension } from '../diag/inet';
+import type { Filter, FilterExpr } from '../filter/ast';
 import { parseFilterWords } from '../filter/parse';
-import { filterStateMask } from '../filter/bytecode';
-import { interfaceIndexes } from '../filter/resolve';
-import { stateMask } from '../diag/constants';
 import { FilterError, formatFilterError } from '../filter/errors';
+import { interfaceIndexes } from '../filter/resolve';
+import { NotSupportedError } from '../errors';
+import { summary, formatSummary } from '../api/summary';
+import { watchSockets } from '../api/watch';
+import { destroySockets } from '../api/destroy';
+import { rawDump, rawDatagrams, newRawStats } from '../api/raw';
+import { readHeader } from '../netlink/message';
+import { SOCK_DIAG_BY_FAMILY } from '../diag/constants';
+import { formatRow, FormatOptions } from './format';
+import { cgroupPathResolver, prepareFormat } from './details';
+import { TableRenderer } from './table';
+import { CliExit, Invocation, parseCommandLine, strerror, usageText } from './args';
+import { resolveSelection, Selection, stateNames, typeSelected } from './select';
+import { AF } from './tables';
+import { JsonWriter } from './json';
+import type { HostFamily } from '../filter/ast';
+import type { ProtocolName } from '../diag/constants';
+import { createWriteStream, WriteStream } from 'node:fs';
 
-const USAGE = `Usage: sockdiag [ OPTIONS ]
-   -h, --help          this message
-   -V, --version       output version information
-   -n, --numeric       don't resolve service names
-   -a, --all           display all sockets
-   -l, --listening     display listening sockets
-   -e, --extended      show detailed socket information
-   -p, --processes     show process using socket
-   -4, --ipv4          display only IP version 4 sockets
-   -6, --ipv6          display only IP version 6 sockets
-   -t, --tcp           display only TCP sockets
-   -M, --mptcp         display only MPTCP sockets
-   -u, --udp           display only UDP sockets
-   -w, --raw           display only RAW sockets
-   -x, --unix          display only Unix domain sockets
-   -0, --packet        display PACKET sockets
-   -H, --no-header     Suppress header line
-   -N, --net=NSNAME    switch to the specified network namespace name
-   -F, --filter=FILE   read filter information from FILE
-       FILTER := [ state STATE-FILTER ] [ EXPRESSION ]
-       --json          print the sockets as JSON
-`;
-
-interface Parsed {
-  protocols: Set<ProtocolName>;
-  all: boolean;
-  listening: boolean;
-  numeric: boolean;
-  extended: boolean;
-  processes: boolean;
-  header: boolean;
-  v4: boolean;
-  v6: boolean;
-  netns?: string;
-  json: boolean;
-  /** FILTER words, in the order given (ss lets them come before, between or after options). */
-  filterWords: string[];
-  /** -F FILE ('-' = stdin). */
-  filterFile?: string;
+/** Where the command writes; tests and the JSON writer share it. */
+export interface Output {
+  /** Writes text (or raw bytes, for -D -) to stdout, resolving when it may write more (backpressure). */
+  write(text: string | Uint8Array): Promise<void> | void;
 }
 
-class UsageError extends Error {}
+/** stdout with backpressure; EPIPE (a reader such as `head` went away) ends the program quietly. */
+function stdoutOutput(): Output {
+  return {
+    write(text) {
+      if (text.length === 0) return;
+      if (!process.stdout.write(text)) return new Promise((resolve) => process.stdout.once('drain', resolve));
+    },
+  };
+}
 
-const SHORT: Record<string, (p: Parsed) => void> = {
-  n: (p) => (p.numeric = true),
-  a: (p) => (p.all = true),
-  l: (p) => (p.listening = true),
-  e: (p) => (p.extended = true),
-  p: (p) => (p.processes = true),
-  '4': (p) => (p.v4 = true),
-  '6': (p) => (p.v6 = true),
-  t: (p) => p.protocols.add('tcp'),
-  M: (p) => p.protocols.add('mptcp'),
-  u: (p) => p.protocols.add('udp'),
-  w: (p) => p.protocols.add('raw'),
-  x: (p) => p.protocols.add('unix'),
-  '0': (p) => p.protocols.add('packet'),
-  H: (p) => (p.header = false),
-};
-const LONG: Record<string, string> = {
-  numeric: 'n', all: 'a', listening: 'l', extended: 'e', processes: 'p', ipv4: '4', ipv6: '6',
-  tcp: 't', mptcp: 'M', udp: 'u', raw: 'w', unix: 'x', packet: '0', 'no-header': 'H',
+const PREFERRED_HOST_FAMILY: Readonly<Record<number, HostFamily>> = {
+  [AF.INET]: 'inet', [AF.INET6]: 'inet6', [AF.UNIX]: 'unix', [AF.PACKET]: 'link', [AF.NETLINK]: 'netlink', [AF.VSOCK]: 'vsock',
 };
 
-function parse(argv: string[]): Parsed | 'help' | 'version' {
-  const p: Parsed = { protocols: new Set(), all: false, listening: false, numeric: false, extended: false, processes: false, header: true, v4: false, v6: false, json: false, filterWords: [] };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '-h' || a === '--help') return 'help';
-    if (a === '-V' || a === '--version') return 'version';
-    if (a === '--json') p.json = true;
-    else if (a === '-N' || a === '--net') {
-      if (i + 1 >= argv.length) throw new UsageError(`option requires an argument -- 'N'`);
-      p.netns = argv[++i];
-    } else if (a.startsWith('--net=')) p.netns = a.slice(6);
-    else if (a === '-F' || a === '--filter') {
-      if (i + 1 >= argv.length) throw new UsageError(`option requires an argument -- 'F'`);
-      p.filterFile = argv[++i];
-    } else if (a.startsWith('--filter=')) p.filterFile = a.slice(9);
-    else if (a.startsWith('--')) {
-      const short = LONG[a.slice(2)];
-      if (!short) throw new UsageError(`unrecognized option '${a}'`);
-      SHORT[short](p);
-    } else if (a.startsWith('-') && a.length > 1) {
-      for (let j = 1; j < a.length; j++) {
-        const c = a[j];
-        if (c === 'N' || c === 'F') {
-          const value = a.slice(j + 1) || argv[++i];
-          if (value === undefined) throw new UsageError(`option requires an argument -- '${c}'`);
-          if (c === 'N') p.netns = value;
-          else p.filterFile = value;
-          break;
-        }
-        const f = SHORT[c];
-        if (!f) throw new UsageError(`invalid option -- '${c}'`);
-        f(p);
-      }
-    } else {
-      p.filterWords.push(a);
+/**
+ * The filter expression: the words after the state words, then the lines of the -F file
+ * (ss skips lines starting with '#' or '0'). State words are only recognised before the
+ * expression on the command line; elsewhere ss takes them for a host and fails.
+ */
+function readFilter(inv: Invocation, sel: Selection): Filter | undefined {
+  const words = [...sel.expressionWords];
+  if (inv.filterText !== undefined) {
+    for (const line of inv.filterText.split('\n')) {
+      if (line.startsWith('#') || line.startsWith('0') || line.trim() === '') continue;
+      words.push(line);
     }
   }
-  return p;
+  if (words.length === 0) return undefined;
+  if (words[0] === 'state' || words[0] === 'exclude' || words[0] === 'excl') {
+    throw new CliExit(1, `Error: an inet prefix is expected rather than "${words[0]}".\nCannot parse dst/src address.\n`);
+  }
+  const family = PREFERRED_HOST_FAMILY[sel.preferredFamily];
+  try {
+    const f = parseFilterWords(words, family === undefined ? {} : { family });
+    return f.expr === undefined ? undefined : { states: [], expr: f.expr };
+  } catch (err) {
+    if (err instanceof FilterError) throw new CliExit(err.exitStatus, `${formatFilterError(err)}\n`);
+    throw err;
+  }
 }
 
-function states(p: Parsed): SocketState[] | undefined {
-  if (p.all) return undefined;
-  if (p.listening) return ['listening', 'closed'];
-  // ss's default: connected sockets only.
-  return ['established', 'syn-sent', 'fin-wait-1', 'fin-wait-2', 'close-wait', 'last-ack', 'closing'];
+/** Device names of the expression (`dev NAME`, `src link:…:NAME`). */
+function deviceNames(e: FilterExpr, out: Set<string>): Set<string> {
+  if (e.kind === 'and' || e.kind === 'or') e.items.forEach((i) => deviceNames(i, out));
+  else if (e.kind === 'not') deviceNames(e.item, out);
+  else if (e.kind === 'dev' && typeof e.device === 'string') out.add(e.device);
+  else if (e.kind === 'host' && e.host.family === 'link' && typeof e.host.device === 'string') out.add(e.host.device);
+  return out;
+}
+
+/** ss resolves device names while it parses the filter and stops (status 1) at an unknown one. */
+async function checkDevices(inv: Invocation, filter: Filter | undefined): Promise<void> {
+  if (!filter?.expr) return;
+  const names = deviceNames(filter.expr, new Set());
+  if (names.size === 0) return;
+  const known = await interfaceIndexes(inv.netns === undefined ? undefined : `/var/run/netns/${inv.netns}`);
+  for (const name of names) if (!known.has(name)) throw new CliExit(1, 'Cannot parse device.\n');
+}
+
+/** The inet extensions ss asks for with these options. */
+function extensionsFor(inv: Invocation): InetExtension[] {
+  const ext: InetExtension[] = [];
+  if (inv.memory) ext.push('meminfo', 'skmeminfo');
+  if (inv.info) ext.push('info', 'vegas', 'cong');
+  if (inv.tos) ext.push('tos', 'tclass');
+  return ext;
+}
+
+function listOptions(inv: Invocation, sel: Selection, protocol: ProtocolName, filter: Filter | undefined, json: boolean): ListOptions {
+  const opts: ListOptions = {
+    protocols: [protocol],
+    states: stateNames(sel.states),
+    extensions: json ? 'all' : extensionsFor(inv),
+  };
+  if (sel.inetFamilies.length > 0) opts.families = sel.inetFamilies;
+  if (filter) opts.filter = filter;
+  if (inv.netns !== undefined) opts.netns = `/var/run/netns/${inv.netns}`;
+  const wantProcesses = inv.processes > 0 || inv.threads > 0 || inv.processContext;
+  if (wantProcesses) opts.processes = inv.threads > 0 ? { threads: true } : true;
+  return opts;
+}
+
+const INET_PROTOCOLS = new Set<string>(['tcp', 'udp', 'raw', 'mptcp', 'sctp', 'dccp']);
+
+/**
+ * Calls `each` for the sockets of one table as ss shows them: only the socket types of the
+ * selected tables, and without our own process among the holders (ss walks /proc before it
+ * opens its netlink socket, so it never lists itself). A table this kernel cannot dump is
+ * empty, as in ss. A callback rather than a generator: one async step per socket fewer,
+ * which shows at 100k sockets. `each` may return a promise to apply backpressure.
+ */
+async function eachTableSocket(opts: ListOptions, dbs: number, each: (s: Socket) => void | Promise<void>): Promise<void> {
+  const protocol = opts.protocols![0];
+  const typed = protocol === 'unix' || protocol === 'packet' || protocol === 'vsock';
+  const self = process.pid;
+  try {
+    const sockets = protocol === 'netlink' ? netlinkSockets(opts) : streamSockets(opts);
+    for await (const s of sockets) {
+      if (typed && !typeSelected(protocol, (s as { type?: string }).type, dbs)) continue;
+      if (s.processes && s.processes.some((p) => p.pid === self)) {
+        const others = s.processes.filter((p) => p.pid !== self);
+        if (others.length === 0) delete s.processes;
+        else s.processes = others;
+      }
+      const p = each(s);
+      if (p) await p;
+    }
+  } catch (err) {
+    if (err instanceof NotSupportedError) return;
+    throw err;
+  }
 }
 
 /**
- * The filter of the command line: its FILTER words, or -F FILE, whose lines are joined into
- * one expression (state words are not allowed there, as in ss).
+ * Netlink sockets as the kernel lists them. Its dump walks the bound sockets and then those
+ * in multicast groups, so a socket in a group comes twice, and ss prints it twice: the
+ * listing API drops such duplicates by cookie, so the table reads the raw reply instead.
  */
-function readFilter(p: Parsed): Filter | undefined {
-  if (p.filterFile !== undefined) {
-    if (p.filterWords.length > 0) throw new UsageError('a filter on the command line and -F cannot be combined');
-    const text = readFileSync(p.filterFile === '-' ? 0 : p.filterFile, 'utf8');
-    const words = text.split('\n').filter((l) => !/^\s*#/.test(l)).join(' ').split(/\s+/).filter(Boolean);
-    const f = parseFilterWords(words);
-    if (f.states.length > 0) throw new UsageError('state words are not allowed in a filter file');
-    return f;
+async function* netlinkSockets(opts: ListOptions): AsyncGenerator<Socket, void, undefined> {
+  const { processes: _ignored, ...rawOpts } = opts;
+  for await (const d of rawDatagrams(rawOpts, newRawStats())) {
+    const b = d.data;
+    for (let off = 0; off + 16 <= b.length; ) {
+      const h = readHeader(b, off, b.length);
+      if (h.len < 16) break;
+      if (h.type === SOCK_DIAG_BY_FAMILY) {
+        const s = d.decode(b, off, h.len);
+        if (s) yield s;
+      }
+      off += (h.len + 3) & ~3;
+    }
   }
-  if (p.filterWords.length === 0) return undefined;
-  return parseFilterWords(p.filterWords);
 }
 
-/** A socket as a plain object (inet sockets decode their attributes for it). */
-function toPlain(s: Socket): unknown {
-  const toJSON = (s as unknown as { toJSON?: () => unknown }).toJSON;
-  return toJSON ? toJSON.call(s) : s;
+function formatOptions(inv: Invocation, sel: Selection): FormatOptions {
+  return {
+    numeric: inv.numeric,
+    resolve: inv.resolve,
+    processes: inv.processes > 0 || inv.threads > 0,
+    threads: inv.threads > 0,
+    extended: inv.details > 0,
+    memory: inv.memory,
+    info: inv.info,
+    options: inv.showOptions,
+    selinuxProcess: inv.processContext,
+    selinuxSocket: inv.socketContext,
+    tos: inv.tos,
+    cgroup: inv.cgroup,
+    inetSockopt: inv.inetSockopt,
+    bpf: inv.bpf > 0,
+    bpfMaps: inv.bpfMaps,
+    bpfMapIds: inv.bpfMapIds,
+    tipcinfo: inv.tipcinfo,
+    oneline: inv.oneline,
+    tables: new Set(sel.tables.map((t) => t.protocol)),
+    cgroupPath: cgroupPathResolver({ sysRemounted: inv.netns !== undefined }),
+  };
 }
 
-/** JSON has no bigint: safe ones become numbers, others strings; bytes become hex. */
-function jsonValue(this: unknown, _key: string, v: unknown): unknown {
-  if (typeof v === 'bigint') return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
-  const buf = v as { type?: unknown; data?: unknown } | null;
-  if (buf && buf.type === 'Buffer' && Array.isArray(buf.data)) return Buffer.from(buf.data as number[]).toString('hex');
-  return v;
-}
-
-async function main(argv: string[]): Promise<number> {
-  let p: ReturnType<typeof parse>;
+/** Interface names of the listed namespace (for `%dev` and packet devices), when a table may need them. */
+async function interfaceNames(inv: Invocation, sel: Selection): Promise<Map<number, string> | undefined> {
+  if (!sel.tables.some((t) => INET_PROTOCOLS.has(t.protocol) || t.protocol === 'packet' || t.protocol === 'xdp')) return undefined;
   try {
-    p = parse(argv);
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`sockdiag: ${err.message}\n${USAGE}`);
-      return 255;
-    }
-    throw err;
+    const byName = await interfaceIndexes(inv.netns === undefined ? undefined : `/var/run/netns/${inv.netns}`);
+    return new Map([...byName].map(([name, index]) => [index, name]));
+  } catch {
+    return undefined;
   }
-  if (p === 'help') {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  if (p === 'version') {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    process.stdout.write(`sockdiag ${(require('../../package.json') as { version: string }).version}\n`);
-    return 0;
-  }
-  let filter: Filter | undefined;
-  try {
-    filter = readFilter(p);
-  } catch (err) {
-    if (err instanceof FilterError) {
-      process.stderr.write(`${formatFilterError(err)}\n`);
-      return err.exitStatus;
-    }
-    if (err instanceof UsageError) {
-      process.stderr.write(`sockdiag: ${err.message}\n`);
-      return 255;
-    }
-    throw err;
-  }
-  const opts: ListOptions = { processes: p.processes };
-  if (filter) opts.filter = filter;
-  if (p.protocols.size > 0) opts.protocols = [...p.protocols];
-  const st = states(p);
-  if (st) opts.states = st;
-  if (p.v4 !== p.v6) opts.families = p.v4 ? ['inet'] : ['inet6'];
-  if (p.netns !== undefined) opts.netns = p.netns;
-  const sockets = await listSockets(opts);
-  if (p.json) {
-    process.stdout.write(`${JSON.stringify(sockets.map(toPlain), jsonValue, 2)}\n`);
-    return 0;
-  }
-  // Names of the interfaces sockets are bound to, looked up in the listed namespace.
-  const bound = sockets.some((s) => 'interface' in s && s.interface !== 0);
-  const ifnames = bound ? new Map([...(await interfaceIndexes(p.netns))].map(([name, index]) => [index, name])) : undefined;
-  const fmt = { numeric: p.numeric, processes: p.processes, extended: p.extended, ifnames };
-  const rows = sockets.map((s) => formatRow(s, fmt));
-  const showNetid = new Set(rows.map((r) => r.netid)).size > 1 || p.protocols.size !== 1;
-  const mask = filter && filter.states.length > 0 ? filterStateMask(filter.states, stateMask(st)) : stateMask(st);
-  const showState = (mask & (mask - 1)) !== 0;
-  const lines = layout(rows, { showNetid, showState, header: p.header });
-  if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
-  return 0;
 }
 
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE') process.exit(0);
-  throw err;
-});
+function renderer(inv: Invocation, sel: Selection, out: Output, pending: Array<Promise<void>>): TableRenderer {
+  const tty = process.stdout.isTTY === true && (process.stdout.columns ?? 0) > 0;
+  return new TableRenderer(
+    { netid: sel.showNetid, state: sel.showState, queues: inv.queues, header: inv.header, screenWidth: tty ? process.stdout.columns : undefined },
+    (text) => {
+      const p = out.write(text);
+      if (p) pending.push(p);
+    },
+  );
+}
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    const msg = err instanceof SockdiagError || err instanceof Error ? err.message : String(err);
-    process.stderr.write(`sockdiag: ${msg}\n`);
-    process.exitCode = 1;
-  },
-);
+/** The listing in ss's text. */
+async function printTables(inv: Invocation, sel: Selection, filter: Filter | undefined, out: Output): Promise<void> {
+  const fmt = formatOptions(inv, sel);
+  const ifnames = await interfaceNames(inv, sel);
+  if (ifnames) fmt.ifnames = ifnames;
+  const pending: Array<Promise<void>> = [];
+  const table = renderer(inv, sel, out, pending);
+  for (const t of sel.tables) {
+    const opts = listOptions(inv, sel, t.protocol, filter, false);
+    if (inv.resolve) {
+      // -r needs host names looked up (asynchronously) before the rows are formatted.
+      const sockets: Socket[] = [];
+      await eachTableSocket(opts, t.dbs, (s) => void sockets.push(s));
+      Object.assign(fmt, await prepareFormat(sockets, fmt));
+      for (const s of sockets) table.row(formatRow(s, fmt));
+    } else {
+      await eachTableSocket(opts, t.dbs, (s) => {
+        table.row(formatRow(s, fmt));
+        // A render wrote to a full pipe: wait until it drains.
+        if (pending.length > 0) return Promise.all(pending.splice(0)).then(() => undefined);
+      });
+    }
+  }
+  table.end();
+  await Promise.all(pending);
+}
+
+/** The listing as JSON. */
+async function printJson(inv: Invocation, sel: Selection, filter: Filter | undefined, out: Output): Promise<void> {
+  const writer = new JsonWriter(inv.json ?? 'array', out);
+  await writer.begin();
+  for (const t of sel.tables) {
+    await eachTableSocket(listOptions(inv, sel, t.protocol, filter, true), t.dbs, (s) => writer.item(s));
+  }
+  await writer.end();
+}
+
+/** -K: kill what the listing selects (inet sockets only, as ss), then print what was closed. */
+async function killSockets(inv: Invocation, sel: Selection, filter: Filter | undefined, out: Output): Promise<void> {
+  const fmt = formatOptions(inv, sel);
+  const pending: Array<Promise<void>> = [];
+  const table = inv.json ? undefined : renderer(inv, sel, out, pending);
+  const writer = inv.json ? new JsonWriter(inv.json, out) : undefined;
+  await writer?.begin();
+  for (const t of sel.tables) {
+    if (!INET_PROTOCOLS.has(t.protocol)) continue;
+    const opts = listOptions(inv, sel, t.protocol, filter, inv.json !== undefined);
+    let result;
+    try {
+      result = await destroySockets(opts);
+    } catch (err) {
+      if (err instanceof NotSupportedError) continue;
+      throw err;
+    }
+    for (const r of result.results) {
+      // ss prints what it closed and silently skips what was gone or cannot be closed.
+      if (r.outcome !== 'destroyed' && r.outcome !== 'lingering') {
+        if (r.error && r.error.code !== 'ENOENT' && r.error.code !== 'EOPNOTSUPP') process.stderr.write(`SOCK_DESTROY answers: ${r.error.message}\n`);
+        continue;
+      }
+      if (writer) await writer.item(r.socket);
+      else table!.row(formatRow(r.socket, fmt));
+    }
+  }
+  table?.end();
+  await writer?.end();
+  await Promise.all(pending);
+}
+
+/** -E: print sockets as they are destroyed, until interrupted. */
+async function followEvents(inv: Invocation, sel: Selection, out: Output): Promise<void> {
+  const protocols: ('tcp' | 'udp')[] = [];
+  if (sel.tables.some((t) => t.protocol === 'tcp')) protocols.push('tcp');
+  if (sel.tables.some((t) => t.protocol === 'udp')) protocols.push('udp');
+  const families = (['inet', 'inet6'] as const).filter((f) => sel.families.has(f === 'inet' ? AF.INET : AF.INET6));
+  if (protocols.length === 0 || families.length === 0) return;
+  const controller = new AbortController();
+  const stop = (): void => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const fmt = formatOptions(inv, sel);
+  const pending: Array<Promise<void>> = [];
+  const table = inv.json ? undefined : renderer(inv, sel, out, pending);
+  const watch = watchSockets({ protocols, families: [...families], signal: controller.signal, ...(inv.netns === undefined ? {} : { netns: `/var/run/netns/${inv.netns}` }) });
+  try {
+    for await (const ev of watch) {
+      if (inv.json) {
+        await out.write(`${JsonWriter.stringify(ev)}\n`);
+        continue;
+      }
+      if (ev.type !== 'destroy') {
+        process.stderr.write(`sockdiag: events lost (${ev.lost ?? 'unknown number'})\n`);
+        continue;
+      }
+      table!.row(formatRow(ev.socket, fmt));
+      table!.flush();
+      await Promise.all(pending.splice(0));
+    }
+  } catch (err) {
+    if (!controller.signal.aborted) throw err;
+  } finally {
+    watch.close();
+    process.removeListener('SIGINT', stop);
+    process.removeListener('SIGTERM', stop);
+  }
+}
+
+/** -D FILE: the raw reply datagrams of the TCP dump (the filter expression is not applied, as in ss 6.1). */
+async function dumpRaw(inv: Invocation, sel: Selection, out: Output): Promise<void> {
+  const opts: ListOptions = { protocols: ['tcp'], states: stateNames(sel.states), extensions: extensionsFor(inv) };
+  if (sel.inetFamilies.length > 0) opts.families = sel.inetFamilies;
+  if (inv.netns !== undefined) opts.netns = `/var/run/netns/${inv.netns}`;
+  const toStdout = inv.dumpFile!.startsWith('-');
+  let file: WriteStream | undefined;
+  if (!toStdout) {
+    file = createWriteStream(inv.dumpFile!);
+    await new Promise<void>((resolve, reject) => {
+      file!.once('open', () => resolve());
+      file!.once('error', (err) => reject(new CliExit(255, `fopen dump file: ${strerror(err)}\n`)));
+    });
+  }
+  try {
+    for await (const datagram of rawDump(opts)) {
+      if (file) {
+        if (!file.write(datagram)) await new Promise<void>((resolve) => file!.once('drain', () => resolve()));
+      } else {
+        await out.write(datagram);
+      }
+    }
+  } finally {
+    if (file) await new Promise<void>((resolve) => file!.end(resolve));
+  }
+}
+
+/**
+ * Runs the command with `argv` (the words after the program name) and returns its exit
+ * status. Output goes to `out`, messages to `err` (stdout and stderr by default).
+ */
+export async function run(argv: readonly string[], out: Output = stdoutOutput(), err: Pick<Output, 'write'> = { write: (t) => void process.stderr.write(t) }): Promise<number> {
+  try {
+    const inv = parseCommandLine(argv);
+    if (inv.summary) {
+      const s = await summary(inv.netns === undefined ? {} : { netns: `/var/run/netns/${inv.netns}` });
+      await out.write(inv.json ? `${JsonWriter.stringify(s)}\n` : formatSummary(s));
+      if (inv.doDefault && inv.words.length === 0) return 0;
+    }
+    const sel = resolveSelection(inv);
+    if (inv.dumpFile !== undefined) {
+      if (!sel.tables.some((t) => t.protocol === 'tcp')) throw new CliExit(0, 'sockdiag: tcpdiag dump requested and no tcp in filter.\n');
+      await dumpRaw(inv, sel, out);
+      return 0;
+    }
+    const filter = readFilter(inv, sel);
+    await checkDevices(inv, filter);
+    if (inv.events) await followEvents(inv, sel, out);
+    else if (inv.kill) await killSockets(inv, sel, filter, out);
+    else if (inv.json) await printJson(inv, sel, filter, out);
+    else await printTables(inv, sel, filter, out);
+    return 0;
+  } catch (e) {
+    if (e instanceof CliExit) {
+      if (e.stdout) await out.write(e.stdout);
+      if (e.stderr) await err.write(e.stderr);
+      if (e.usage) await err.write(usageText());
+      return e.status;
+    }
+    if (e instanceof FilterError) {
+      await err.write(`${formatFilterError(e)}\n`);
+      return e.exitStatus;
+    }
+    await err.write(`sockdiag: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    // The reader went away (`sockdiag … | head`): stop quietly, as ss does on SIGPIPE.
+    if (err.code === 'EPIPE') process.exit(0);
+    process.stderr.write(`sockdiag: stdout: ${err.message}\n`);
+    process.exit(1);
+  });
+  run(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`sockdiag: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,56 +1,354 @@
 /**
- * The column layout of `ss`: widths from the rows printed (and the header), addresses
- * right-aligned with their ':' and ports left-aligned, one space between columns except
- * before the process column, which follows the peer port directly.
+ * ss's text layout, reproduced exactly. ss does not print rows as it gets them: it stores
+ * every cell ("token") in a buffer of 1 MiB chunks, measures each column's widest cell,
+ * and prints ("renders") the buffer once the listing ends, padding cells to those widths.
+ * So that memory stays bounded, it also renders at the start of a row whenever five chunks
+ * are in use; the widths carry over (they only grow), so later batches can be wider than
+ * earlier ones. This module keeps the same books (the chunk arithmetic included) so that
+ * it renders at the same rows with the same widths: output is streamed in those batches,
+ * and the text is byte-for-byte ss's whatever the size of the listing.
+ *
+ * Quirks kept on purpose: the last row's final cell is never measured (ss measures a cell
+ * when the next one starts), cells are measured in bytes, and when stdout is a terminal the
+ * spare width is spread over the columns (ss's `render_calc_width`).
  * @module
  */
 
 /** One printed row, split into ss's columns. */
 export interface Row {
+  /** Netid column (`tcp`, `u_str`, …; empty for an SCTP association line). */
   netid: string;
+  /** State column (`ESTAB`, …). */
   state: string;
+  /** Recv-Q (ss pads it to 6 with `%-6d`; this module does that). */
   recvQ: string;
+  /** Send-Q (padded like Recv-Q). */
   sendQ: string;
+  /** Local address with its delimiter (`127.0.0.1:`, `[::1]:`, `/path `). */
   localAddr: string;
+  /** Local port. */
   localPort: string;
+  /** Peer address with its delimiter. */
   peerAddr: string;
+  /** Peer port. */
   peerPort: string;
-  /** Everything after the peer: process, timers, -e fields… */
+  /** Everything after the peer: process, timers, -e fields, the `\n\t` lines of -i… */
   process: string;
 }
 
-const HEADER: Row = {
-  netid: 'Netid',
-  state: 'State',
-  recvQ: 'Recv-Q',
-  sendQ: 'Send-Q',
-  localAddr: 'Local Address:',
-  localPort: 'Port',
-  peerAddr: 'Peer Address:',
-  peerPort: 'Port',
-  process: 'Process',
-};
+type Align = 'left' | 'right';
 
-const pad = (s: string, w: number): string => s + ' '.repeat(Math.max(0, w - s.length));
-const padLeft = (s: string, w: number): string => ' '.repeat(Math.max(0, w - s.length)) + s;
+interface Column {
+  key: keyof Row | undefined;
+  header: string;
+  /** Delimiter printed before the cell unless it starts the line. */
+  ldelim: string;
+  align: Align;
+  disabled: boolean;
+  /** Widest measured cell, in bytes. */
+  maxLen: number;
+  width: number;
+}
+
+/** Which columns a listing shows. */
+export interface LayoutOptions {
+  /** The Netid column (ss shows it when several tables are selected). */
+  netid: boolean;
+  /** The State column (shown unless a single state is selected). */
+  state: boolean;
+  /** Recv-Q and Send-Q (hidden by -Q). */
+  queues: boolean;
+  /** The title line (-H turns it off). */
+  header: boolean;
+  /** Terminal width when stdout is a terminal; undefined for a pipe or file (no padding to the screen). */
+  screenWidth?: number;
+}
+
+// Each chunk holds 1 MiB minus its header (two pointers); each cell takes a 2-byte length
+// and its bytes, aligned to 2. ss renders at a row start once this many chunks are in use.
+const CHUNK_DATA = 1024 * 1024 - 16;
+const CHUNKS_BEFORE_RENDER = 5;
+const TOKEN_MAX = 0xffff;
+
+const NON_ASCII = /[^\x00-\x7f]/;
+const byteLength = (s: string): number => (NON_ASCII.test(s) ? Buffer.byteLength(s) : s.length);
 
 /**
- * Lays out rows as ss does; `showNetid` adds the first column, `showState` the state column
- * (ss leaves it out when a single state is selected), `header` the title line.
+ * Lays rows out as ss 6.1 does and hands the text to `write` batch by batch (ss's render
+ * points). Call {@link TableRenderer.row} per socket, then {@link TableRenderer.end}.
  */
-export function layout(rows: readonly Row[], opts: { showNetid: boolean; showState: boolean; header: boolean }): string[] {
-  const all = opts.header ? [HEADER, ...rows] : [...rows];
-  const w = (k: keyof Row): number => all.reduce((m, r) => Math.max(m, r[k].length), 0);
-  const W = { netid: w('netid'), state: w('state'), recvQ: w('recvQ'), sendQ: w('sendQ'), localAddr: w('localAddr'), localPort: w('localPort'), peerAddr: w('peerAddr'), peerPort: w('peerPort'), process: w('process') };
-  return all.map((r) => {
-    let line = '';
-    if (opts.showNetid) line += pad(r.netid, W.netid) + ' ';
-    if (opts.showState) line += pad(r.state, W.state) + ' ';
-    line += pad(r.recvQ, W.recvQ) + ' ';
-    line += pad(r.sendQ, W.sendQ) + ' ';
-    line += padLeft(r.localAddr, W.localAddr) + pad(r.localPort, W.localPort) + ' ';
-    line += padLeft(r.peerAddr, W.peerAddr) + pad(r.peerPort, W.peerPort);
-    line += pad(r.process, W.process);
-    return line;
-  });
+export class TableRenderer {
+  private readonly columns: Column[];
+  /**
+   * Cells buffered since the last render, in order, enabled columns only (every line has
+   * one per column, but the last line lacks the final empty one, as in ss): rendering just
+   * cycles through the columns, as ss's does.
+   */
+  private cells: string[] = [];
+  /** Byte length of each buffered cell, parallel to `cells`. */
+  private lens: number[] = [];
+  // ss's buffer books: chunks in use, where the current cell starts, its length, the chunk's end.
+  private chunks = 0;
+  private tokenStart = 0;
+  private tokenLen = 0;
+  private chunkEnd = 0;
+  /** Which column ss's cursor is on: the one whose cell is still open (not yet measured). */
+  private open: 'none' | 'ext' | 'proc' = 'none';
+  private readonly enabled: Column[];
+  private readonly extIndex: number;
+  private readonly screenWidth: number | undefined;
+
+  /**
+   * @param opts the columns shown.
+   * @param write receives the bytes of each render.
+   */
+  constructor(
+    opts: LayoutOptions,
+    private readonly write: (text: Buffer) => void,
+  ) {
+    this.screenWidth = opts.screenWidth;
+    const col = (key: keyof Row | undefined, header: string, ldelim: string, align: Align, disabled = false): Column => ({ key, header, ldelim, align, disabled, maxLen: 0, width: 0 });
+    this.columns = [
+      col('netid', 'Netid', '', 'left', !opts.netid),
+      col('state', 'State', ' ', 'left', !opts.state),
+      col('recvQ', 'Recv-Q', ' ', 'left', !opts.queues),
+      col('sendQ', 'Send-Q', ' ', 'left', !opts.queues),
+      col('localAddr', 'Local Address:', ' ', 'right'),
+      col('localPort', 'Port', '', 'left'),
+      col('peerAddr', 'Peer Address:', ' ', 'right'),
+      col('peerPort', 'Port', '', 'left'),
+      col('process', 'Process', '', 'left'),
+      // ss's last column: never written, always an empty cell at the end of a line.
+      col(undefined, '', '', 'left'),
+    ];
+    this.enabled = this.columns.filter((c) => !c.disabled);
+    this.extIndex = this.enabled.findIndex((c) => c.key === 'process');
+    if (opts.header) this.header();
+  }
+
+  private header(): void {
+    this.startLine();
+    for (const c of this.enabled) {
+      if (c.key === undefined) break;
+      this.cell(c.header, true, true);
+      this.measure(c, this.lens[this.lens.length - 1]);
+      this.nextToken();
+    }
+    // ss's cursor now rests on the last column's (empty) cell.
+    this.cells.push('');
+    this.lens.push(0);
+    this.open = 'proc';
+  }
+
+  /** Adds one socket's row (the buffer may be rendered first, as ss does at that point). */
+  row(r: Row): void {
+    if (this.open === 'ext') {
+      // The previous row's last cell is measured only now, and its line gets the empty last column.
+      this.measure(this.enabled[this.extIndex], this.lens[this.lens.length - 1]);
+      this.nextToken();
+      this.cells.push('');
+      this.lens.push(0);
+      this.open = 'proc';
+    }
+    if (this.open === 'proc') {
+      if (this.chunks >= CHUNKS_BEFORE_RENDER) this.render();
+      else this.nextToken();
+    }
+    this.startLine();
+    for (let i = 0; i < this.extIndex; i++) {
+      const c = this.enabled[i];
+      const key = c.key as keyof Row;
+      const queue = key === 'recvQ' || key === 'sendQ';
+      // Addresses, ports (service and process names) can hold UTF-8; the other cells are ASCII.
+      const ascii = queue || key === 'netid' || key === 'state';
+      this.cell(queue ? r[key].padEnd(6) : r[key], true, ascii);
+      this.measure(c, this.lens[this.lens.length - 1]);
+      this.nextToken();
+    }
+    // ss writes nothing at all into the last cell when the row has no extra text.
+    this.cell(r.process, r.process.length > 0, false);
+    this.open = 'ext';
+  }
+
+  /** Renders what is buffered now (ss does so after each -E event). */
+  flush(): void {
+    this.render();
+  }
+
+  /** Renders the rest (call once, after the last row). */
+  end(): void {
+    this.render();
+  }
+
+  private startLine(): void {
+    if (this.chunks === 0) this.newChunk();
+  }
+
+  /** Writes one cell into the current token; `written` says whether ss calls out() for it at all. */
+  private cell(text: string, written: boolean, ascii: boolean): void {
+    let len = ascii ? text.length : byteLength(text);
+    if (written) {
+      // ss moves a token that does not fit (with room for vsnprintf's NUL) to a new chunk.
+      if (this.tokenStart !== 0 && this.chunkEnd + len >= CHUNK_DATA) this.newChunk();
+      len = Math.min(len, CHUNK_DATA - this.chunkEnd, TOKEN_MAX);
+      this.tokenLen = len;
+      this.chunkEnd += len;
+    } else {
+      len = 0;
+    }
+    this.cells.push(text);
+    this.lens.push(len);
+  }
+
+  private measure(c: Column, len: number): void {
+    if (len > c.maxLen) c.maxLen = len;
+  }
+
+  /** Ends the current token and starts the next (ss's field_flush). */
+  private nextToken(): void {
+    const pad = this.tokenLen % 2;
+    if (CHUNK_DATA - this.chunkEnd - pad < 2) {
+      this.tokenLen = 0;
+      this.newChunk();
+      return;
+    }
+    this.tokenStart += 2 + this.tokenLen + pad;
+    this.tokenLen = 0;
+    this.chunkEnd = this.tokenStart + 2;
+  }
+
+  private newChunk(): void {
+    this.chunks++;
+    this.tokenStart = 0;
+    // A token being written moves along with its bytes so far.
+    this.chunkEnd = 2 + this.tokenLen;
+  }
+
+  private calcWidths(): void {
+    const screen = this.screenWidth;
+    let first = true;
+    for (const c of this.columns) {
+      if (c.disabled) continue;
+      c.width = !first && c.maxLen ? c.maxLen + c.ldelim.length : c.maxLen;
+      if (screen !== undefined) c.width = Math.min(c.width, screen);
+      if (c.width) first = false;
+    }
+    if (screen === undefined) return;
+    // A terminal: break lines that do not fit and spread the spare width over the columns.
+    let len = 0;
+    let lineCols = 0;
+    let eol = -1;
+    for (let i = 0; i < this.columns.length; i++) {
+      const c = this.columns[i];
+      if (!c.width) continue;
+      lineCols++;
+      len += c.width;
+      const last = !this.columns.slice(i + 1).some((t) => t.width);
+      if (!last && len < screen) continue;
+      if (len !== screen) {
+        if (len > screen) {
+          len -= c.width;
+          i--;
+          lineCols--;
+        }
+        const pad = screen - len;
+        const spacing = Math.floor(pad / lineCols);
+        let rem = pad % lineCols;
+        for (let t = i; t > eol; t--) {
+          const tc = this.columns[t];
+          if (!tc.width) continue;
+          tc.width += spacing;
+          if (rem) {
+            tc.width++;
+            rem--;
+          }
+        }
+      }
+      eol = i;
+      len = 0;
+      lineCols = 0;
+    }
+  }
+
+  private render(): void {
+    if (this.cells.length === 0) return;
+    this.calcWidths();
+    const enabled = this.enabled;
+    const last = enabled.length - 1;
+    const cells = this.cells;
+    const lens = this.lens;
+    // ss starts at the first column with a width, then cycles through the enabled columns.
+    let first = 0;
+    while (first < enabled.length && !enabled[first].width) first++;
+    // Two passes over the cells: the size of the text, then the bytes, written straight into
+    // one buffer (much cheaper than building and then encoding a string of megabytes).
+    let size = 0;
+    let f = first;
+    let lineStarted = false;
+    for (let k = 0; k < cells.length; k++) {
+      const c = enabled[f];
+      let printed = lineStarted ? c.ldelim.length : 0;
+      lineStarted = true;
+      if (c.width && c.align === 'right' && c.width - lens[k] - printed > 0) printed = c.width - lens[k];
+      printed += lens[k];
+      if (c.width && c.align === 'left' && c.width > printed) printed = c.width;
+      size += printed;
+      if (f === last) {
+        size++;
+        f = 0;
+        lineStarted = false;
+      } else {
+        f++;
+      }
+    }
+    if (lineStarted) size++;
+    const buf = Buffer.allocUnsafe(size);
+    let pos = 0;
+    f = first;
+    lineStarted = false;
+    for (let k = 0; k < cells.length; k++) {
+      const c = enabled[f];
+      let printed = 0;
+      if (lineStarted && c.ldelim.length > 0) {
+        buf[pos++] = 0x20;
+        printed = 1;
+      }
+      lineStarted = true;
+      const len = lens[k];
+      if (c.width && c.align === 'right') {
+        const sp = c.width - len - printed;
+        if (sp > 0) {
+          buf.fill(0x20, pos, pos + sp);
+          pos += sp;
+          printed += sp;
+        }
+      }
+      if (len > 0) {
+        const text = cells[k];
+        // Byte length equal to the string length means ASCII (and nothing cut).
+        pos += len === text.length ? buf.write(text, pos, len, 'latin1') : buf.write(text, pos, len, 'utf8');
+      }
+      printed += len;
+      if (c.width && c.align === 'left' && c.width > printed) {
+        buf.fill(0x20, pos, pos + c.width - printed);
+        pos += c.width - printed;
+      }
+      if (f === last) {
+        buf[pos++] = 0x0a;
+        f = 0;
+        lineStarted = false;
+      } else {
+        f++;
+      }
+    }
+    if (lineStarted) buf[pos++] = 0x0a;
+    this.cells = [];
+    this.lens = [];
+    this.chunks = 0;
+    this.tokenStart = 0;
+    this.tokenLen = 0;
+    this.chunkEnd = 0;
+    this.open = 'none';
+    this.write(pos === size ? buf : buf.subarray(0, pos));
+  }
 }

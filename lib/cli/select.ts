@@ -1,0 +1,172 @@
+/**
+ * What ss shows for a command line: its state words, its defaults merged into the tables and
+ * families asked for, and from those the tables it prints (in its order), the families it
+ * dumps, the states, and whether the Netid and State columns appear.
+ * @module
+ */
+import type { SocketState } from '../diag/constants';
+import { STATE_NAMES } from '../diag/constants';
+import { CliExit, Invocation, QUERY_NAMES } from './args';
+import { AF, AF_DBS, DB, DB_COUNT, DB_FAMILIES, DEFAULT_DB_STATES, PRINT_ORDER, SS_ALL, SS_CONN, SS_STATE, ShownTable, dbBit } from './tables';
+
+/** The listing a command line selects. */
+export interface Selection {
+  /** Tables selected (DB bits, after ss's defaults). */
+  dbs: number;
+  /** State mask (ss bits). */
+  states: number;
+  /** Families selected (AF numbers). */
+  families: ReadonlySet<number>;
+  /** The tables printed, in ss's order; each with the socket types it keeps. */
+  tables: ShownTable[];
+  /** inet families dumped, in ss's order (IPv4 first unless -6 was the last family option). */
+  inetFamilies: ('inet' | 'inet6')[];
+  /** Whether the Netid column is shown (several tables selected). */
+  showNetid: boolean;
+  /** Whether the State column is shown (several states selected). */
+  showState: boolean;
+  /** The filter expression's words (the words after the state words). */
+  expressionWords: string[];
+  /** The family hosts in the filter default to (ss's preferred_family), if any. */
+  preferredFamily: number;
+}
+
+/** ss's state words, as its scan_state reads them (case-insensitive); undefined when unknown. */
+export function stateWordMask(word: string): number | undefined {
+  const w = word.toLowerCase();
+  const bit = (n: number): number => 1 << n;
+  switch (w) {
+    case 'close':
+    case 'closed':
+      return bit(SS_STATE.CLOSE);
+    case 'syn-rcv':
+      return bit(SS_STATE.SYN_RECV);
+    case 'all':
+      return SS_ALL;
+    case 'connected':
+      return SS_ALL & ~(bit(SS_STATE.CLOSE) | bit(SS_STATE.LISTEN));
+    case 'synchronized':
+      return SS_ALL & ~(bit(SS_STATE.CLOSE) | bit(SS_STATE.LISTEN) | bit(SS_STATE.SYN_SENT));
+    case 'bucket':
+      return bit(SS_STATE.SYN_RECV) | bit(SS_STATE.TIME_WAIT);
+    case 'big':
+      return SS_ALL & ~(bit(SS_STATE.SYN_RECV) | bit(SS_STATE.TIME_WAIT));
+    // From later ss versions (in its man page).
+    case 'bound-inactive':
+      return bit(SS_STATE.BOUND_INACTIVE);
+    default: {
+      const i = STATE_WORDS.indexOf(w);
+      return i < 0 ? undefined : bit(i);
+    }
+  }
+}
+const STATE_WORDS = ['unknown', 'established', 'syn-sent', 'syn-recv', 'fin-wait-1', 'fin-wait-2', 'time-wait', 'unconnected', 'close-wait', 'last-ack', 'listening', 'closing'];
+
+/**
+ * Applies the state words and ss's defaults to a parsed command line. Throws {@link CliExit}
+ * for a bad or missing state name (255) and when nothing can be shown (ss's "no socket
+ * tables/families/states to show", status 0).
+ */
+export function resolveSelection(inv: Invocation): Selection {
+  let stateFilter = inv.stateFilter;
+  let sawStates = false;
+  const words = inv.words;
+  let k = 0;
+  while (k < words.length && (words[k] === 'state' || words[k] === 'exclude' || words[k] === 'excl')) {
+    if (k + 1 >= words.length) throw new CliExit(255, 'Command line is not complete. Try option "help"\n');
+    const mask = stateWordMask(words[k + 1]);
+    if (mask === undefined) throw new CliExit(255, `sockdiag: wrong state name: ${words[k + 1]}\n`);
+    if (words[k] === 'state') {
+      if (!sawStates) stateFilter = 0;
+      stateFilter |= mask;
+    } else {
+      if (!sawStates) stateFilter = SS_ALL;
+      stateFilter &= ~mask;
+    }
+    sawStates = true;
+    k += 2;
+  }
+  let dbs = inv.dbs;
+  let states = inv.states;
+  const families = new Set(inv.families);
+  if (inv.doDefault) {
+    stateFilter = stateFilter || SS_CONN;
+    for (const db of QUERY_NAMES.all) {
+      states |= DEFAULT_DB_STATES[db];
+      dbs |= dbBit(db);
+    }
+  }
+  if (stateFilter) states = stateFilter;
+  // ss's filter_merge_defaults: a table brings its families, a family its tables.
+  for (let db = 0; db < DB_COUNT; db++) {
+    if (!(dbs & dbBit(db))) continue;
+    if (!DB_FAMILIES[db].some((af) => families.has(af))) DB_FAMILIES[db].forEach((af) => families.add(af));
+  }
+  for (const af of [...families]) {
+    const afDbs = AF_DBS[af] ?? 0;
+    if (!(afDbs & dbs)) dbs |= afDbs;
+  }
+  if (dbs === 0) throw new CliExit(0, 'sockdiag: no socket tables to show with such filter.\n');
+  if (families.size === 0) throw new CliExit(0, 'sockdiag: no families to show with such filter.\n');
+  if (states === 0) throw new CliExit(0, 'sockdiag: no socket states to show with such filter.\n');
+
+  const hasInet = families.has(AF.INET) || families.has(AF.INET6);
+  const closed = (states & (1 << SS_STATE.CLOSE)) !== 0;
+  const tables = PRINT_ORDER.filter((t) => {
+    if (!(t.dbs & dbs)) return false;
+    switch (t.protocol) {
+      case 'netlink':
+        return families.has(AF.NETLINK) && closed;
+      case 'packet':
+        return families.has(AF.PACKET) && closed;
+      case 'unix':
+        return families.has(AF.UNIX);
+      case 'vsock':
+        return families.has(AF.VSOCK);
+      case 'xdp':
+        return families.has(AF.XDP) && closed;
+      case 'tipc':
+        return true;
+      default:
+        return hasInet;
+    }
+  }).map((t) => ({ protocol: t.protocol, dbs: t.dbs & dbs }));
+  // ss dumps IPv4 then IPv6, or only the family of the last -4/-6/-f option when it is one of them.
+  const dumped = inv.preferredFamily === AF.INET ? [AF.INET] : inv.preferredFamily === AF.INET6 ? [AF.INET6] : [AF.INET, AF.INET6];
+  const inetFamilies = dumped.filter((af) => families.has(af)).map((af) => (af === AF.INET ? 'inet' : 'inet6') as 'inet' | 'inet6');
+  return {
+    dbs,
+    states,
+    families,
+    tables,
+    inetFamilies,
+    showNetid: (dbs & (dbs - 1)) !== 0,
+    showState: (states & (states - 1)) !== 0,
+    expressionWords: words.slice(k),
+    preferredFamily: inv.preferredFamily,
+  };
+}
+
+/** A state mask as the library's state names (a SYN-RECV request brings the kernel's NEW_SYN_RECV along). */
+export function stateNames(mask: number): SocketState[] {
+  let m = mask;
+  if (m & (1 << SS_STATE.SYN_RECV)) m |= 1 << SS_STATE.NEW_SYN_RECV;
+  const names: SocketState[] = [];
+  for (let i = 0; i < STATE_NAMES.length; i++) if (m & (1 << i)) names.push(STATE_NAMES[i]);
+  return names;
+}
+
+/** Whether a socket of this type (`stream`, `dgram`, …) is in one of the selected tables of its protocol. */
+export function typeSelected(protocol: string, type: string | undefined, dbs: number): boolean {
+  const want = (db: number): boolean => (dbs & dbBit(db)) !== 0;
+  switch (protocol) {
+    case 'unix':
+      return type === 'stream' ? want(DB.UNIX_ST) : type === 'dgram' ? want(DB.UNIX_DG) : type === 'seqpacket' ? want(DB.UNIX_SQ) : true;
+    case 'packet':
+      return type === 'raw' ? want(DB.PACKET_R) : type === 'dgram' ? want(DB.PACKET_DG) : true;
+    case 'vsock':
+      return type === 'stream' ? want(DB.VSOCK_ST) : type === 'dgram' ? want(DB.VSOCK_DG) : true;
+    default:
+      return true;
+  }
+}
