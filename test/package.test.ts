@@ -35,6 +35,24 @@ describeRoot('the package', () => {
     expect(esm.stdout).toBe('ok true number\n');
   });
 
+  // The integrations: subpaths of the package, by name, from CommonJS and ESM. Run from the
+  // checkout, where prom-client and @opentelemetry/api are installed (dev dependencies).
+  const subpathScript = (how: 'require' | 'import'): string => {
+    const body = `const r = new Registry(); registerSocketMetrics({ register: r, netns: process.argv[1], protocols: ['tcp'] }); const text = await r.metrics(); if (!/^sockdiag_up 1$/m.test(text)) throw new Error('no sockdiag_up 1'); if (typeof registerSocketInstruments !== 'function') throw new Error('no otel'); console.log('ok');`;
+    return how === 'require'
+      ? `const { registerSocketMetrics } = require('sockdiag/prometheus'); const { registerSocketInstruments } = require('sockdiag/otel'); const { Registry } = require('prom-client'); (async () => { ${body} })().catch((e) => { console.error(e); process.exit(1); });`
+      : `import { registerSocketMetrics } from 'sockdiag/prometheus'; import { registerSocketInstruments } from 'sockdiag/otel'; import { Registry } from 'prom-client'; ${body}`;
+  };
+
+  test('require("sockdiag/prometheus") and ESM import from "sockdiag/prometheus" and "sockdiag/otel" work', () => {
+    const cjs = run(process.execPath, ['-e', subpathScript('require'), ns.name], root);
+    expect(cjs.stderr).toBe('');
+    expect(cjs.stdout).toBe('ok\n');
+    const esm = run(process.execPath, ['--input-type=module', '-e', subpathScript('import'), ns.name], root);
+    expect(esm.stderr).toBe('');
+    expect(esm.stdout).toBe('ok\n');
+  });
+
   test('npm pack → install into an empty folder → require works, with types and a prebuild', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'sockdiag-pack-'));
     try {
@@ -66,6 +84,17 @@ describeRoot('the package', () => {
       const use = run(process.execPath, ['-e', listScript('require'), ns.name], app);
       expect(use.stderr).toBe('');
       expect(use.stdout).toBe('ok true number\n');
+      // The optional peers are not installed here: sockdiag/otel loads (it needs only the caller's
+      // Meter), sockdiag/prometheus says what to install, and so does the exporter's bin.
+      const peers = run(process.execPath, ['-e', `const o = require('sockdiag/otel'); if (typeof o.registerSocketInstruments !== 'function') throw new Error('otel'); try { require('sockdiag/prometheus').registerSocketMetrics(); } catch (e) { console.log(e.code, e.message); }`], app);
+      expect(peers.stderr).toBe('');
+      expect(peers.stdout).toBe('SOCKDIAG_PEER_MISSING sockdiag/prometheus needs the prom-client package, an optional peer dependency: npm install prom-client\n');
+      const bin = run(path.join(app, 'node_modules', '.bin', 'sockdiag-exporter'), ['--listen', '127.0.0.1:0', '--netns', ns.name], app);
+      expect(bin.status).toBe(1);
+      expect(bin.stderr).toBe('sockdiag-exporter: sockdiag/prometheus needs the prom-client package, an optional peer dependency: npm install prom-client\n');
+      expect(files).toContain('package/dist/exporter/main.js');
+      expect(files).toContain('package/dist/prometheus/index.d.ts');
+      expect(files).toContain('package/dist/otel/index.d.ts');
       writeFileSync(path.join(app, 'use.ts'), `import { listSockets, Socket, TcpSocket } from 'sockdiag';\nconst p: Promise<Socket[]> = listSockets({ protocols: ['tcp'] });\nvoid p.then((s) => s.filter((x): x is TcpSocket => x.protocol === 'tcp').map((t) => t.info?.rttUs));\n`);
       writeFileSync(path.join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, module: 'node16', moduleResolution: 'node16', target: 'ES2022', noEmit: true, types: ['node'], typeRoots: [path.join(root, 'node_modules', '@types')] }, files: ['use.ts'] }));
       const tsc = run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', app], app);

@@ -1,0 +1,499 @@
+/**
+ * What the metric helpers (`sockdiag/prometheus`, `sockdiag/otel`) export, computed from one
+ * listing per namespace: sockets by protocol and state, queue bytes, listeners' accept
+ * queues, TCP loss and the RTT/cwnd distributions, sockets per process, and the listing's
+ * own counters. Nothing here keeps a socket: each is folded into fixed-size tallies as it
+ * is decoded, so a scrape of 100k sockets holds one receive batch at a time.
+ * @module
+ */
+import { streamSockets } from '../api/list';
+import type { ListOptions } from '../api/options';
+import { Channel, runDump, type DumpStats, type NetnsRef } from '../netlink/channel';
+import { NLMSG_HDRLEN } from '../netlink/message';
+import { NLA_HDRLEN, NLA_TYPE_MASK, align4 } from '../netlink/attributes';
+import { ALL_PROTOCOLS } from '../diag/families';
+import { AF, IPPROTO, DEFAULT_STATES_MASK, STATE_NAMES, STATE_NUMBERS, type ProtocolName, type SocketState } from '../diag/constants';
+import type { Socket } from '../diag/socket';
+import type { SocketProcess } from '../diag/common/socket';
+import { decodeInetMessage, encodeInetRequest, inetDiagAttributes, inetDiagMsg, tcpInfo } from '../diag/inet';
+import { scanProcesses, type ProcessMap } from '../proc/processes';
+import { AbortError, NotSupportedError } from '../errors';
+
+/**
+ * The one state-name table: ss's names (the library's `state`) → node_exporter's
+ * `node_tcp_connection_states{state}` values → OpenTelemetry's `network.connection.state`.
+ * A request socket (`new-syn-recv`) is a connection in SYN-RECV to both.
+ */
+export const STATE_LABELS: Readonly<Record<SocketState, { readonly prometheus: string; readonly otel: string }>> = {
+  unknown: { prometheus: 'unknown', otel: 'unknown' },
+  established: { prometheus: 'established', otel: 'established' },
+  'syn-sent': { prometheus: 'syn_sent', otel: 'syn_sent' },
+  'syn-recv': { prometheus: 'syn_recv', otel: 'syn_received' },
+  'fin-wait-1': { prometheus: 'fin_wait1', otel: 'fin_wait_1' },
+  'fin-wait-2': { prometheus: 'fin_wait2', otel: 'fin_wait_2' },
+  'time-wait': { prometheus: 'time_wait', otel: 'time_wait' },
+  closed: { prometheus: 'close', otel: 'closed' },
+  'close-wait': { prometheus: 'close_wait', otel: 'close_wait' },
+  'last-ack': { prometheus: 'last_ack', otel: 'last_ack' },
+  listening: { prometheus: 'listen', otel: 'listen' },
+  closing: { prometheus: 'closing', otel: 'closing' },
+  'new-syn-recv': { prometheus: 'syn_recv', otel: 'syn_received' },
+  'bound-inactive': { prometheus: 'bound_inactive', otel: 'bound_inactive' },
+};
+
+/** Upper bounds of the RTT histogram, in seconds (100 µs … 5 s). */
+export const RTT_BUCKETS_SECONDS: readonly number[] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+/** Upper bounds of the congestion-window histogram, in segments. */
+export const CWND_BUCKETS_SEGMENTS: readonly number[] = [1, 2, 4, 8, 10, 16, 32, 64, 128, 256, 512, 1024, 4096];
+
+/** Default {@link SnapshotOptions.maxListeners}. */
+export const DEFAULT_MAX_LISTENERS = 1000;
+/** Default {@link SnapshotOptions.maxProcesses}. */
+export const DEFAULT_MAX_PROCESSES = 100;
+
+/** What one snapshot lists and how much detail it keeps. */
+export interface SnapshotOptions {
+  /** Namespace to list (a name under /var/run/netns, a path or a pid); default: the caller's. */
+  netns?: NetnsRef;
+  /** Socket kinds to list (default: every kind this kernel answers). */
+  protocols?: readonly ProtocolName[];
+  /** Keep one entry per listening address (default true); false keeps only the per-protocol totals. */
+  perListener?: boolean;
+  /** At most this many listener entries, the deepest accept queues first (default 1000); the rest are counted in `listenersOmitted`. */
+  maxListeners?: number;
+  /** Count sockets per process (one walk of /proc per snapshot; default false). */
+  perProcess?: boolean;
+  /** At most this many processes, those with the most sockets first (default 100). */
+  maxProcesses?: number;
+  /** Aborts the dump. */
+  signal?: AbortSignal;
+}
+
+/** A listening address and its accept queue. Sockets sharing the address (SO_REUSEPORT) are summed. */
+export interface ListenerQueue {
+  /** Socket kind (`'tcp'`, `'mptcp'`, `'unix'`, …). */
+  protocol: ProtocolName;
+  /** Local address (`'0.0.0.0'`, `'::'`, …), or the path of a unix socket (`''` when unnamed). */
+  address: string;
+  /** Local port (0 for unix sockets). */
+  port: number;
+  /** Connections waiting to be accepted (Recv-Q of a listener). */
+  queued: number;
+  /** The accept-queue limit, `listen()`'s backlog capped by somaxconn (Send-Q of a listener). */
+  backlog: number;
+  /** Listening sockets summed into this entry. */
+  sockets: number;
+}
+
+/** The sockets one process holds. */
+export interface ProcessSocketCount {
+  /** Process id. */
+  pid: number;
+  /** Its command name (comm). */
+  command: string;
+  /** Sockets it holds a descriptor of (each socket once, however many descriptors). */
+  sockets: number;
+}
+
+/** Values of a distribution over the sockets of one snapshot. */
+export interface Distribution {
+  /** Bucket upper bounds (the last bucket, +Inf, is implicit). */
+  bounds: readonly number[];
+  /** Non-cumulative counts: `counts[i]` values fell in (bounds[i-1], bounds[i]]; the last one is above every bound. */
+  counts: Float64Array;
+  /** Sum of the values. */
+  sum: number;
+  /** Number of values. */
+  count: number;
+  /** Every value, in arrival order (for exact quantiles). */
+  values: Float64Array;
+}
+
+/** One namespace's sockets, reduced. */
+export interface SocketSnapshot {
+  /** Sockets listed. */
+  sockets: number;
+  /** Sockets by protocol, then by state (ss's state names). */
+  byState: Map<ProtocolName, Map<SocketState, number>>;
+  /** Bytes queued, per protocol, over sockets that are not listening (inet and unix stream sockets). */
+  queues: Map<ProtocolName, { receiveBytes: number; sendBytes: number }>;
+  /** Listening addresses, the deepest accept queues first (empty when `perListener` is false). */
+  listeners: ListenerQueue[];
+  /** Listener entries left out by `maxListeners`. */
+  listenersOmitted: number;
+  /** Listening sockets whose accept queue is full (the kernel drops new connections), per protocol. */
+  listenersFull: Map<ProtocolName, number>;
+  /** Listening sockets per protocol. */
+  listenersTotal: Map<ProtocolName, number>;
+  /** TCP loss: sums of `tcp_info` counters over the TCP sockets listed. */
+  tcp: {
+    /** Σ tcpi_total_retrans: segments retransmitted over the sockets' lifetimes. */
+    retransmittedSegments: number;
+    /** Σ tcpi_lost: segments currently presumed lost. */
+    lostSegments: number;
+    /** Σ tcpi_retrans: retransmitted segments not yet acknowledged. */
+    unackedRetransmits: number;
+    /** Sockets with a retransmit backoff in progress (tcpi_retransmits > 0). */
+    retransmittingSockets: number;
+  };
+  /** Smoothed RTT of connected TCP sockets (established, or closing after that), in seconds; sockets with a measured RTT. */
+  rtt: Distribution;
+  /** Congestion window of connected TCP sockets, in segments. */
+  cwnd: Distribution;
+  /** Sockets per process, the most first (empty unless `perProcess`). */
+  processes: ProcessSocketCount[];
+  /** Processes left out by `maxProcesses`. */
+  processesOmitted: number;
+  /** The dump's wall time, in seconds. */
+  durationSeconds: number;
+  /** The kernel flagged a dump as interrupted (NLM_F_DUMP_INTR). */
+  interrupted: boolean;
+  /** Duplicates the listing dropped (by cookie). */
+  duplicatesDropped: number;
+  /** Kinds this kernel does not answer (skipped). */
+  unsupported: ProtocolName[];
+}
+
+/** A growable Float64Array (no boxing of a number per socket). */
+class Values {
+  private buf = new Float64Array(1024);
+  length = 0;
+  push(v: number): void {
+    if (this.length === this.buf.length) {
+      const next = new Float64Array(this.buf.length * 2);
+      next.set(this.buf);
+      this.buf = next;
+    }
+    this.buf[this.length++] = v;
+  }
+  toArray(): Float64Array {
+    return this.buf.slice(0, this.length);
+  }
+}
+
+function distribution(bounds: readonly number[], values: Values): Distribution {
+  const counts = new Float64Array(bounds.length + 1);
+  const all = values.toArray();
+  let sum = 0;
+  for (let i = 0; i < all.length; i++) {
+    const v = all[i];
+    sum += v;
+    let b = 0;
+    while (b < bounds.length && v > bounds[b]) b++;
+    counts[b]++;
+  }
+  return { bounds, counts, sum, count: all.length, values: all };
+}
+
+/**
+ * The distribution's values at the quantiles `qs` (each 0…1; nearest rank, so 1 is the
+ * largest value), all `undefined` when it is empty. Sorts a copy of the values once.
+ */
+export function quantiles(d: Distribution, qs: readonly number[]): Array<number | undefined> {
+  if (d.count === 0) return qs.map(() => undefined);
+  const sorted = d.values.slice().sort();
+  return qs.map((q) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]);
+}
+
+// Protocols whose Recv-Q/Send-Q are bytes (UDP's count the memory of queued datagrams, as ss shows).
+const INET_QUEUE_PROTOCOLS: ReadonlySet<ProtocolName> = new Set(['tcp', 'udp', 'udplite', 'raw', 'mptcp', 'sctp', 'dccp']);
+const LISTENING = 'listening';
+// States of a TCP connection that has completed its handshake and not yet closed: the RTT
+// and cwnd of the others (listeners, SYN-SENT with a backed-off cwnd of 1) say nothing of a path.
+const CONNECTED: ReadonlySet<SocketState> = new Set(['established', 'fin-wait-1', 'fin-wait-2', 'close-wait', 'last-ack', 'closing']);
+
+/** The `tcp_info` counters the metrics read, straight from the reply bytes. */
+interface TcpCounters {
+  retransmits: number;
+  lost: number;
+  retrans: number;
+  rttUs: number;
+  sndCwnd: number;
+  totalRetrans: number;
+}
+type CounterName = keyof TcpCounters;
+const COUNTER_NAMES: readonly CounterName[] = ['retransmits', 'lost', 'retrans', 'rttUs', 'sndCwnd', 'totalRetrans'];
+// Where each counter lies, from the one tcp_info table (so offsets and widths have one source).
+const COUNTER_FIELDS = COUNTER_NAMES.map((name) => {
+  const f = tcpInfo.fields.find((x) => x.name === name);
+  if (f === undefined || (f.type !== 'u8' && f.type !== 'u32')) throw new Error(`tcp_info table has no u8/u32 field ${name}`);
+  return { name, offset: f.offset, size: f.type === 'u8' ? 1 : 4 };
+});
+const INFO_TYPE = (inetDiagAttributes.byName.get('info') as { type: number }).type;
+const ATTRS_START = NLMSG_HDRLEN + inetDiagMsg.size;
+
+/**
+ * Reads the counters of INET_DIAG_INFO in one reply message into `out`; false when the
+ * message has no `tcp_info`. A shorter `tcp_info` (older kernel) leaves missing fields 0.
+ *
+ * Why not `socket.info`: that decodes every attribute and all ~70 `tcp_info` fields (ten of
+ * them as BigInts) on first access, about 1.3 µs a socket, over 100 ms per scrape of 100k
+ * sockets; these six reads cost a tenth of that.
+ */
+function readTcpCounters(b: Buffer, off: number, len: number, out: TcpCounters): boolean {
+  const end = off + len;
+  let o = off + ATTRS_START;
+  while (o + NLA_HDRLEN <= end) {
+    const alen = b.readUInt16LE(o);
+    if (alen < NLA_HDRLEN || o + alen > end) return false;
+    if ((b.readUInt16LE(o + 2) & NLA_TYPE_MASK) === INFO_TYPE) {
+      const p = o + NLA_HDRLEN;
+      const n = alen - NLA_HDRLEN;
+      for (const f of COUNTER_FIELDS) out[f.name] = f.offset + f.size > n ? 0 : f.size === 1 ? b[p + f.offset] : b.readUInt32LE(p + f.offset);
+      return true;
+    }
+    o += align4(alen);
+  }
+  return false;
+}
+
+/**
+ * Cookies seen by a TCP dump (both families). Keys are numbers built from the cookie's two
+ * 32-bit halves as read from the message: exact below 2^53 (cookies count sockets since boot),
+ * and hashing a number costs a third of converting the decoded BigInt first. Larger cookies
+ * go to a BigInt set, so no two can collide.
+ */
+class CookieSet {
+  private readonly small = new Set<number>();
+  private readonly large = new Set<bigint>();
+  add(b: Buffer, at: number): boolean {
+    const hi = b.readUInt32LE(at + 4);
+    if (hi < 0x200000) {
+      const n = hi * 0x100000000 + b.readUInt32LE(at);
+      if (this.small.has(n)) return false;
+      this.small.add(n);
+      return true;
+    }
+    const big = b.readBigUInt64LE(at);
+    if (this.large.has(big)) return false;
+    this.large.add(big);
+    return true;
+  }
+}
+const COOKIE_AT = NLMSG_HDRLEN + (inetDiagMsg.fields.find((f) => f.name === 'cookie') as { offset: number }).offset;
+
+// Kinds this kernel refused (no diag module): skipped by default snapshots for a minute.
+const unsupportedUntil = new Map<ProtocolName, number>();
+const UNSUPPORTED_TTL_MS = 60_000;
+
+/** Folds sockets into the tallies of a {@link SocketSnapshot}. */
+class Tally {
+  sockets = 0;
+  readonly byProtocol = new Map<ProtocolName, Uint32Array>();
+  readonly queues = new Map<ProtocolName, { receiveBytes: number; sendBytes: number }>();
+  readonly listeners = new Map<string, ListenerQueue>();
+  readonly listenersFull = new Map<ProtocolName, number>();
+  readonly listenersTotal = new Map<ProtocolName, number>();
+  readonly processes = new Map<number, ProcessSocketCount>();
+  readonly tcp = { retransmittedSegments: 0, lostSegments: 0, unackedRetransmits: 0, retransmittingSockets: 0 };
+  readonly rtt = new Values();
+  readonly cwnd = new Values();
+  interrupted = false;
+  duplicatesDropped = 0;
+  readonly unsupported: ProtocolName[] = [];
+
+  constructor(
+    private readonly perListener: boolean,
+    private readonly owners: ProcessMap | undefined,
+  ) {}
+
+  socket(s: Socket): void {
+    this.sockets++;
+    const protocol = s.protocol;
+    let states = this.byProtocol.get(protocol);
+    if (states === undefined) this.byProtocol.set(protocol, (states = new Uint32Array(STATE_NAMES.length)));
+    states[STATE_NUMBERS[s.state] ?? 0]++;
+    if (s.state === LISTENING) {
+      countListener(s, this.perListener, this.listeners, this.listenersFull, this.listenersTotal);
+    } else if (INET_QUEUE_PROTOCOLS.has(protocol) || (protocol === 'unix' && s.type !== 'dgram')) {
+      let q = this.queues.get(protocol);
+      if (q === undefined) this.queues.set(protocol, (q = { receiveBytes: 0, sendBytes: 0 }));
+      q.receiveBytes += s.recvQ;
+      q.sendBytes += s.sendQ;
+    }
+    if (this.owners !== undefined) {
+      const holders = this.owners.lookup(s.inode);
+      if (holders !== undefined) countProcesses(holders, this.processes);
+    }
+  }
+
+  tcpCounters(state: SocketState, c: TcpCounters): void {
+    const t = this.tcp;
+    t.retransmittedSegments += c.totalRetrans;
+    t.lostSegments += c.lost;
+    t.unackedRetransmits += c.retrans;
+    if (c.retransmits > 0) t.retransmittingSockets++;
+    if (!CONNECTED.has(state)) return;
+    if (c.rttUs > 0) this.rtt.push(c.rttUs / 1e6);
+    if (c.sndCwnd > 0) this.cwnd.push(c.sndCwnd);
+  }
+}
+
+/**
+ * Dumps one namespace and reduces its sockets to a {@link SocketSnapshot}.
+ *
+ * TCP is dumped here (both families on one channel, `tcp_info` asked for, duplicates
+ * dropped by cookie) so that the six `tcp_info` counters can be read from the reply bytes
+ * as each message is decoded; every other kind comes from `streamSockets()`, one kind at a
+ * time so a kind this kernel lacks is skipped (when not named) without losing the others.
+ */
+export async function takeSnapshot(opts: SnapshotOptions = {}): Promise<SocketSnapshot> {
+  const explicit = opts.protocols !== undefined;
+  const protocols = opts.protocols ?? ALL_PROTOCOLS;
+  for (const p of protocols) if (!ALL_PROTOCOLS.includes(p)) throw new TypeError(`unknown protocol: ${String(p)}`);
+  const signal = opts.signal;
+  if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+  const t0 = process.hrtime.bigint();
+  // Owners come from one walk of /proc, done before the dumps (a socket opened meanwhile has none).
+  const owners = opts.perProcess ? await scanProcesses() : undefined;
+  const tally = new Tally(opts.perListener ?? true, owners);
+  for (const protocol of protocols) {
+    if (protocol === 'tcp') {
+      await dumpTcp(opts, tally);
+      continue;
+    }
+    if (!explicit && (unsupportedUntil.get(protocol) ?? 0) > Date.now()) {
+      tally.unsupported.push(protocol);
+      continue;
+    }
+    const listOpts: ListOptions = { protocols: [protocol], extensions: 'none' };
+    if (opts.netns !== undefined) listOpts.netns = opts.netns;
+    if (signal !== undefined) listOpts.signal = signal;
+    const stream = streamSockets(listOpts);
+    try {
+      for await (const s of stream) tally.socket(s);
+    } catch (err) {
+      if (explicit || !(err instanceof NotSupportedError)) throw err;
+      unsupportedUntil.set(protocol, Date.now() + UNSUPPORTED_TTL_MS);
+      tally.unsupported.push(protocol);
+    } finally {
+      if (stream.stats.interrupted) tally.interrupted = true;
+      tally.duplicatesDropped += stream.stats.duplicatesDropped;
+    }
+  }
+  const durationSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  return finish(tally, opts, durationSeconds);
+}
+
+/** Dumps TCP (IPv4 then IPv6, every state but bound-inactive, with tcp_info) into the tally. */
+async function dumpTcp(opts: SnapshotOptions, tally: Tally): Promise<void> {
+  const signal = opts.signal;
+  const channel = Channel.open(opts.netns === undefined ? {} : { netns: opts.netns });
+  const onAbort = (): void => channel.close();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const seen = new CookieSet();
+  const counters: TcpCounters = { retransmits: 0, lost: 0, retrans: 0, rttUs: 0, sndCwnd: 0, totalRetrans: 0 };
+  // Folded as decoded: nothing per socket outlives its message.
+  const decode = (b: Buffer, off: number, len: number): undefined => {
+    const s = decodeInetMessage(b, off, len, IPPROTO.TCP);
+    if (!seen.add(b, off + COOKIE_AT)) {
+      tally.duplicatesDropped++;
+      return undefined;
+    }
+    tally.socket(s as Socket);
+    if (readTcpCounters(b, off, len, counters)) tally.tcpCounters(s.state, counters);
+    return undefined;
+  };
+  try {
+    for (const family of [AF.INET, AF.INET6]) {
+      const request = encodeInetRequest({ family, protocol: IPPROTO.TCP, states: DEFAULT_STATES_MASK, extensions: ['info'] });
+      const stats: DumpStats = { messages: 0, interrupted: false, foreignDropped: 0 };
+      const context = { operation: 'dump', family: family === AF.INET ? 'inet' : 'inet6', protocol: 'tcp' };
+      try {
+        for await (const none of runDump(channel, request, decode, context, stats, signal)) void none;
+      } finally {
+        if (stats.interrupted) tally.interrupted = true;
+      }
+    }
+  } catch (err) {
+    if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+    throw err;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    channel.close();
+  }
+}
+
+function finish(t: Tally, opts: SnapshotOptions, durationSeconds: number): SocketSnapshot {
+  const byState = new Map<ProtocolName, Map<SocketState, number>>();
+  for (const protocol of ALL_PROTOCOLS) {
+    const states = t.byProtocol.get(protocol);
+    if (states === undefined) continue;
+    const m = new Map<SocketState, number>();
+    states.forEach((n, i) => {
+      if (n > 0) m.set(STATE_NAMES[i], n);
+    });
+    byState.set(protocol, m);
+  }
+  const maxListeners = opts.maxListeners ?? DEFAULT_MAX_LISTENERS;
+  const maxProcesses = opts.maxProcesses ?? DEFAULT_MAX_PROCESSES;
+  const listenerList = [...t.listeners.values()].sort(byQueueThenAddress);
+  const processList = [...t.processes.values()].sort((a, b) => b.sockets - a.sockets || a.pid - b.pid);
+  return {
+    sockets: t.sockets,
+    byState,
+    queues: t.queues,
+    listeners: listenerList.slice(0, maxListeners),
+    listenersOmitted: Math.max(0, listenerList.length - maxListeners),
+    listenersFull: t.listenersFull,
+    listenersTotal: t.listenersTotal,
+    tcp: t.tcp,
+    rtt: distribution(RTT_BUCKETS_SECONDS, t.rtt),
+    cwnd: distribution(CWND_BUCKETS_SEGMENTS, t.cwnd),
+    processes: processList.slice(0, maxProcesses),
+    processesOmitted: Math.max(0, processList.length - maxProcesses),
+    durationSeconds,
+    interrupted: t.interrupted,
+    duplicatesDropped: t.duplicatesDropped,
+    unsupported: t.unsupported,
+  };
+}
+
+function byQueueThenAddress(a: ListenerQueue, b: ListenerQueue): number {
+  return b.queued - a.queued || (a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : 0) || (a.address < b.address ? -1 : a.address > b.address ? 1 : 0) || a.port - b.port;
+}
+
+function listenAddress(s: Socket): { address: string; port: number } {
+  switch (s.family) {
+    case 'inet':
+    case 'inet6':
+      return { address: s.local.address, port: s.local.port };
+    case 'unix':
+      return { address: s.path ?? '', port: 0 };
+    case 'vsock':
+      return { address: String(s.local.cid), port: s.local.port };
+    default:
+      return { address: '', port: 0 };
+  }
+}
+
+function countListener(s: Socket, perListener: boolean, listeners: Map<string, ListenerQueue>, full: Map<ProtocolName, number>, total: Map<ProtocolName, number>): void {
+  const protocol = s.protocol;
+  total.set(protocol, (total.get(protocol) ?? 0) + 1);
+  // The kernel refuses new connections once the queue holds more than the backlog (sk_acceptq_is_full).
+  if (s.recvQ > s.sendQ) full.set(protocol, (full.get(protocol) ?? 0) + 1);
+  if (!perListener) return;
+  const { address, port } = listenAddress(s);
+  const key = `${protocol} ${address} ${port}`;
+  const entry = listeners.get(key);
+  if (entry === undefined) listeners.set(key, { protocol, address, port, queued: s.recvQ, backlog: s.sendQ, sockets: 1 });
+  else {
+    entry.queued += s.recvQ;
+    entry.backlog += s.sendQ;
+    entry.sockets++;
+  }
+}
+
+function countProcesses(holders: readonly SocketProcess[], processes: Map<number, ProcessSocketCount>): void {
+  // A socket held through several descriptors of one process counts once for it.
+  const seen = holders.length > 1 ? new Set<number>() : undefined;
+  for (const p of holders) {
+    if (seen !== undefined) {
+      if (seen.has(p.pid)) continue;
+      seen.add(p.pid);
+    }
+    const entry = processes.get(p.pid);
+    if (entry === undefined) processes.set(p.pid, { pid: p.pid, command: p.command, sockets: 1 });
+    else entry.sockets++;
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * The dumps behind the metric helpers: one snapshot per namespace per collection, shared by
+ * every instrument that asks while it runs, and the library's own cumulative counters
+ * (dumps, errors, interrupted dumps, duplicates dropped, events lost).
+ * @module
+ */
+import type { NetnsRef } from '../netlink/channel';
+import type { ProtocolName } from '../diag/constants';
+import { ALL_PROTOCOLS } from '../diag/families';
+import { takeSnapshot, type SocketSnapshot, type SnapshotOptions } from './snapshot';
+
+/** Namespaces dumped at once by one collection. */
+export const PARALLEL_NAMESPACES = 4;
+
+/** Default {@link SourceOptions.timeoutMs}. */
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+/** What the metric helpers dump, and how much detail they keep. */
+export interface SourceOptions {
+  /**
+   * Namespace(s) to list: a name under /var/run/netns, a path or a pid (default: the caller's).
+   * With an array, every series gets a `netns` label (attribute `sockdiag.netns` in OpenTelemetry).
+   */
+  netns?: NetnsRef | readonly NetnsRef[];
+  /**
+   * Socket kinds to list (default: every kind this kernel answers). Naming a kind the kernel
+   * lacks (no diag module) makes every dump fail, as it makes `listSockets()` throw.
+   */
+  protocols?: readonly ProtocolName[];
+  /** One series per listening address (default true). */
+  perListener?: boolean;
+  /** At most this many listening addresses, deepest accept queues first (default 1000). */
+  maxListeners?: number;
+  /** Sockets per process (one walk of /proc per collection; default false). */
+  perProcess?: boolean;
+  /** At most this many processes, those with the most sockets first (default 100). */
+  maxProcesses?: number;
+  /** A dump that takes longer is aborted and counted as an error (default 10 000 ms). */
+  timeoutMs?: number;
+  /** Called with each failed dump (the failure is also counted, and the namespace's series are left out). */
+  onError?: (error: unknown, netns: NetnsRef | undefined) => void;
+}
+
+/** One namespace of a collection. */
+export interface NamespaceResult {
+  /** The namespace as given (undefined: the caller's). */
+  netns: NetnsRef | undefined;
+  /** Its label value (`''` when there is no `netns` label). */
+  label: string;
+  /** The reduced sockets; undefined when the dump failed. */
+  snapshot: SocketSnapshot | undefined;
+  /** Why the dump failed. */
+  error?: unknown;
+}
+
+/** Cumulative counters of one namespace since the helper was registered. */
+export interface NamespaceHealth {
+  /** Dumps run. */
+  dumps: number;
+  /** Dumps that failed (or timed out). */
+  errors: number;
+  /** Dumps the kernel flagged as interrupted (NLM_F_DUMP_INTR). */
+  interrupted: number;
+  /** Sockets a dump reported twice, dropped by cookie. */
+  duplicatesDropped: number;
+  /** Wall time of the last dump, in seconds. */
+  lastDurationSeconds: number;
+  /** Whether the last dump succeeded. */
+  up: boolean;
+}
+
+/** Events seen by {@link SnapshotSource.countEvents}, per namespace label. */
+export interface EventHealth {
+  /** Events by type (`'destroy'`, `'open'`, `'close'`, `'overrun'`, …). */
+  byType: Map<string, number>;
+  /** Overruns: times the kernel dropped events (ENOBUFS). */
+  overruns: number;
+  /** Events known lost in those overruns (an overrun of unknown size adds 0 here, 1 to `overruns`). */
+  lost: number;
+}
+
+/** An event of `watchSockets()` or `trackSockets()`, as far as the counters need it. */
+export interface CountableEvent {
+  /** `'overrun'` marks lost events; any other type is counted by name. */
+  type: string;
+  /** For an overrun: how many events were lost, when known. */
+  lost?: number;
+}
+
+/** Runs the dumps of a metric helper and keeps its own counters. */
+export class SnapshotSource {
+  /** The namespaces listed, with their label values. */
+  readonly targets: ReadonlyArray<{ netns: NetnsRef | undefined; label: string }>;
+  /** Whether series carry a namespace label. */
+  readonly labelled: boolean;
+  /** Counters per namespace label. */
+  readonly health = new Map<string, NamespaceHealth>();
+  /** Event counters per namespace label. */
+  readonly events = new Map<string, EventHealth>();
+  private readonly opts: SourceOptions;
+  private inFlight: Promise<NamespaceResult[]> | undefined;
+
+  /** Checks the options (a bad one throws a TypeError or RangeError here, not at scrape time). */
+  constructor(opts: SourceOptions = {}) {
+    validate(opts);
+    this.opts = opts;
+    this.labelled = Array.isArray(opts.netns);
+    const list: Array<NetnsRef | undefined> = Array.isArray(opts.netns) ? [...(opts.netns as readonly NetnsRef[])] : [opts.netns as NetnsRef | undefined];
+    this.targets = list.map((netns) => ({ netns, label: this.labelled ? String(netns) : '' }));
+    for (const t of this.targets) {
+      this.health.set(t.label, { dumps: 0, errors: 0, interrupted: 0, duplicatesDropped: 0, lastDurationSeconds: 0, up: false });
+      this.events.set(t.label, { byType: new Map(), overruns: 0, lost: 0 });
+    }
+  }
+
+  /**
+   * Dumps every namespace (side by side) and updates the counters. Callers that ask while a
+   * collection runs share it, so one scrape makes one dump per namespace however many
+   * instruments ask. Never rejects: a failed dump is a result with `error`.
+   */
+  collect(): Promise<NamespaceResult[]> {
+    if (this.inFlight === undefined) {
+      this.inFlight = this.dumpAll().then((results) => {
+        this.inFlight = undefined;
+        return results;
+      });
+    }
+    return this.inFlight;
+  }
+
+  /** Every namespace, at most {@link PARALLEL_NAMESPACES} at a time (each dump has its own kernel walk). */
+  private async dumpAll(): Promise<NamespaceResult[]> {
+    const results: NamespaceResult[] = new Array(this.targets.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < this.targets.length) {
+        const i = next++;
+        results[i] = await this.dumpOne(this.targets[i].netns, this.targets[i].label);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PARALLEL_NAMESPACES, this.targets.length) }, worker));
+    return results;
+  }
+
+  private async dumpOne(netns: NetnsRef | undefined, label: string): Promise<NamespaceResult> {
+    const h = this.health.get(label) as NamespaceHealth;
+    const o = this.opts;
+    const snapOpts: SnapshotOptions = { signal: AbortSignal.timeout(o.timeoutMs ?? DEFAULT_TIMEOUT_MS) };
+    if (netns !== undefined) snapOpts.netns = netns;
+    if (o.protocols !== undefined) snapOpts.protocols = o.protocols;
+    if (o.perListener !== undefined) snapOpts.perListener = o.perListener;
+    if (o.maxListeners !== undefined) snapOpts.maxListeners = o.maxListeners;
+    if (o.perProcess !== undefined) snapOpts.perProcess = o.perProcess;
+    if (o.maxProcesses !== undefined) snapOpts.maxProcesses = o.maxProcesses;
+    h.dumps++;
+    const t0 = process.hrtime.bigint();
+    try {
+      const snapshot = await takeSnapshot(snapOpts);
+      h.lastDurationSeconds = snapshot.durationSeconds;
+      if (snapshot.interrupted) h.interrupted++;
+      h.duplicatesDropped += snapshot.duplicatesDropped;
+      h.up = true;
+      return { netns, label, snapshot };
+    } catch (error) {
+      h.lastDurationSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      h.errors++;
+      h.up = false;
+      try {
+        o.onError?.(error, netns);
+      } catch {
+        // A throwing error callback must not fail the scrape of everything else.
+      }
+      return { netns, label, snapshot: undefined, error };
+    }
+  }
+
+  /**
+   * Counts the events of a `watchSockets()` or `trackSockets()` iterable until it ends:
+   * every event by type, and the overruns and lost events it reports. `netns` names which
+   * of the configured namespaces the events come from (when there are several).
+   */
+  async countEvents(events: AsyncIterable<CountableEvent>, netns?: NetnsRef): Promise<void> {
+    const label = this.labelled ? String(netns) : '';
+    const e = this.events.get(label);
+    if (e === undefined) throw new RangeError(`countEvents: ${String(netns)} is not one of the namespaces these metrics list`);
+    for await (const ev of events) {
+      e.byType.set(ev.type, (e.byType.get(ev.type) ?? 0) + 1);
+      if (ev.type === 'overrun') {
+        e.overruns++;
+        if (typeof ev.lost === 'number' && Number.isFinite(ev.lost) && ev.lost > 0) e.lost += ev.lost;
+      }
+    }
+  }
+}
+
+function validate(opts: SourceOptions): void {
+  if (opts === null || typeof opts !== 'object') throw new TypeError('options must be an object');
+  const refs = Array.isArray(opts.netns) ? (opts.netns as readonly unknown[]) : opts.netns === undefined ? [] : [opts.netns];
+  if (Array.isArray(opts.netns) && refs.length === 0) throw new TypeError('netns: an empty list names no namespace');
+  for (const r of refs) {
+    if (!(typeof r === 'string' && r.length > 0) && !(typeof r === 'number' && Number.isInteger(r) && r > 0)) {
+      throw new TypeError(`netns must be a namespace name, a path or a pid, got ${String(r)}`);
+    }
+  }
+  if (new Set(refs.map(String)).size !== refs.length) throw new TypeError('netns: the same namespace is named twice');
+  for (const key of ['maxListeners', 'maxProcesses', 'timeoutMs'] as const) {
+    const v = opts[key];
+    if (v !== undefined && !(typeof v === 'number' && Number.isInteger(v) && v >= 0)) throw new RangeError(`${key} must be a non-negative integer, got ${String(v)}`);
+  }
+  if (opts.timeoutMs === 0) throw new RangeError('timeoutMs must be positive');
+  if (opts.protocols !== undefined) {
+    if (!Array.isArray(opts.protocols)) throw new TypeError('protocols must be an array of protocol names');
+    for (const p of opts.protocols) if (!ALL_PROTOCOLS.includes(p)) throw new TypeError(`unknown protocol: ${String(p)}`);
+  }
+  if (opts.onError !== undefined && typeof opts.onError !== 'function') throw new TypeError('onError must be a function');
+}
