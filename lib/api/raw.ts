@@ -1,0 +1,468 @@
+/**
+ * Raw dumps (`ss -D FILE`): the reply datagrams of a listing exactly as the kernel sent
+ * them, and {@link decodeDump}, which reads such bytes (written by us or by `ss -D`) back
+ * into the same {@link Socket} objects {@link listSockets} returns.
+ *
+ * The file format is ss's: the netlink messages of each dump back to back, every dump
+ * ending with its `NLMSG_DONE`, IPv4 before IPv6. What ss leaves implicit we record in
+ * the one header field it ignores: the kernel copies a request's `nlmsg_seq` into every
+ * reply, so our requests carry a sequence number whose high half is {@link RAW_SEQ_TAG}
+ * and whose low half names the protocol answered. A file therefore says, message by
+ * message, whether it holds TCP, UDP, unix… sockets, while staying byte-compatible with
+ * ss (which reads `TCPDIAG_FILE` without looking at sequence numbers).
+ * @module
+ */
+import { Channel, statusError } from '../netlink/channel';
+import { NLMSG, NLM_F, NLMSG_HDRLEN, readHeader, decodeStatus, nlmsghdr } from '../netlink/message';
+import { offsetsOf } from '../netlink/offsets';
+import { align4, NLA_HDRLEN, NLA_TYPE_MASK } from '../netlink/attributes';
+import { AbortError, DecodeError, NotSupportedError, SockdiagError } from '../errors';
+import { AF, IPPROTO, ProtocolName, SOCK_DIAG_BY_FAMILY, stateMask } from '../diag/constants';
+import { ALL_PROTOCOLS, plansFor, PlanInput, DumpPlan } from '../diag/families';
+import { decodeInetMessage, inetDiagAttributes, inetDiagMsg, INET_PROTOCOLS, InetProtocolName } from '../diag/inet';
+import { decodeUnixMessage } from '../diag/unix';
+import { decodePacketMessage } from '../diag/packet';
+import { decodeNetlinkMessage } from '../diag/netlink';
+import { decodeVsockMessage } from '../diag/vsock';
+import { decodeTipcMessage } from '../diag/tipc';
+import { decodeXdpMessage } from '../diag/xdp';
+import type { Socket } from '../diag/socket';
+import type { ListOptions, ListingStats } from './options';
+import type { SocketList } from './list';
+import type { Filter, FilterExpr } from '../filter/ast';
+import { parseFilter } from '../filter/parse';
+import { toFilter } from '../filter/builder';
+import { compileFilter, filterStateMask, CompiledFilter } from '../filter/bytecode';
+import { matchesFilter, EvaluateContext } from '../filter/evaluate';
+import { interfaceIndexes, cgroupIdOf } from '../filter/resolve';
+
+/**
+ * High 16 bits of the `nlmsg_seq` of every request {@link rawDump} sends (and so of every
+ * reply message it records). The low 16 bits are the IPPROTO number for inet dumps, or
+ * `0x8000 | AF_*` for the other families.
+ */
+export const RAW_SEQ_TAG = 0x5dd1;
+const NON_INET = 0x8000;
+
+const H = offsetsOf(nlmsghdr);
+
+/** Legacy inet_diag reply types (`TCPDIAG_GETSOCK`, `DCCPDIAG_GETSOCK`): the type names the protocol. */
+const TCPDIAG_GETSOCK = 18;
+const DCCPDIAG_GETSOCK = 19;
+
+const NON_INET_FAMILIES: Readonly<Partial<Record<ProtocolName, number>>> = {
+  unix: AF.UNIX,
+  packet: AF.PACKET,
+  netlink: AF.NETLINK,
+  vsock: AF.VSOCK,
+  tipc: AF.TIPC,
+  xdp: AF.XDP,
+};
+
+/** The low half of the sequence tag for a protocol's dumps. */
+function tagOf(protocol: ProtocolName): number {
+  const af = NON_INET_FAMILIES[protocol];
+  return af === undefined ? INET_PROTOCOLS[protocol as InetProtocolName] : NON_INET | af;
+}
+
+/** The sequence number rawDump sends for a protocol's dumps. */
+export function rawSequence(protocol: ProtocolName): number {
+  return ((RAW_SEQ_TAG << 16) | tagOf(protocol)) >>> 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// Planning: the same resolution of ListOptions into dumps as listSockets.
+
+/** A listing's dumps and what decides which of their sockets it keeps. */
+interface RawListing {
+  dumps: Array<{ protocol: ProtocolName; plan: DumpPlan }>;
+  expr: FilterExpr | undefined;
+  filterCtx: EvaluateContext | undefined;
+  /** The caller named the protocols: a kernel without one is an error, not a skip. */
+  explicit: boolean;
+}
+
+async function filterContext(expr: FilterExpr, netns: ListOptions['netns']): Promise<EvaluateContext> {
+  const devices = new Set<string>();
+  const walk = (e: FilterExpr): void => {
+    if (e.kind === 'and' || e.kind === 'or') e.items.forEach(walk);
+    else if (e.kind === 'not') walk(e.item);
+    else if (e.kind === 'dev' && typeof e.device === 'string') devices.add(e.device);
+    else if (e.kind === 'host' && e.host.family === 'link' && typeof e.host.device === 'string') devices.add(e.host.device);
+  };
+  walk(expr);
+  const indexes = devices.size > 0 ? await interfaceIndexes(netns) : new Map<string, number>();
+  const cgroups = new Map<string, bigint | undefined>();
+  return {
+    ifindex: (name) => indexes.get(name),
+    cgroupId: (path) => {
+      if (!cgroups.has(path)) cgroups.set(path, cgroupIdOf(path));
+      return cgroups.get(path);
+    },
+  };
+}
+
+function filterOf(option: ListOptions['filter']): Filter | undefined {
+  if (option === undefined) return undefined;
+  if (typeof option === 'string') return parseFilter(option);
+  return toFilter(option);
+}
+
+function planInput(opts: ListOptions, filter: Filter | undefined, filterCtx: EvaluateContext | undefined): PlanInput {
+  const fams = opts.families ?? ['inet', 'inet6'];
+  for (const f of fams) if (f !== 'inet' && f !== 'inet6') throw new TypeError(`families must be 'inet' or 'inet6', got ${String(f)}`);
+  let extensions: PlanInput['extensions'];
+  if (opts.extensions === undefined || opts.extensions === 'all') extensions = undefined;
+  else if (opts.extensions === 'none') extensions = [];
+  else if (Array.isArray(opts.extensions)) extensions = opts.extensions;
+  else throw new TypeError("extensions must be 'all', 'none' or a list of extension names");
+  let states = stateMask(opts.states);
+  if (filter && filter.states.length > 0) states = filterStateMask(filter.states, states);
+  const expr = filter?.expr;
+  const compiled = new Map<'inet' | 'inet6', CompiledFilter>();
+  return {
+    states,
+    inetFamilies: fams.map((f) => (f === 'inet' ? AF.INET : AF.INET6)),
+    extensions,
+    filtered: expr !== undefined,
+    compiled:
+      expr === undefined
+        ? undefined
+        : (family) => {
+            let c = compiled.get(family);
+            if (c === undefined) {
+              c = compileFilter(expr, { family, ifindex: filterCtx?.ifindex, cgroupId: filterCtx?.cgroupId });
+              compiled.set(family, c);
+            }
+            return c;
+          },
+  };
+}
+
+// Protocols this kernel refused (no diag module): default raw dumps skip them for a while.
+const unsupportedUntil = new Map<ProtocolName, number>();
+const UNSUPPORTED_TTL_MS = 60_000;
+
+async function prepare(opts: ListOptions, stats: ListingStats): Promise<RawListing> {
+  if (opts.processes !== undefined && opts.processes !== false) {
+    throw new TypeError('raw dumps carry only what the kernel sent: the processes option cannot be recorded (look owners up when decoding)');
+  }
+  let protocols: readonly ProtocolName[] = ALL_PROTOCOLS;
+  const explicit = opts.protocols !== undefined;
+  if (explicit) {
+    if (!Array.isArray(opts.protocols)) throw new TypeError('protocols must be an array of protocol names');
+    for (const p of opts.protocols) if (!ALL_PROTOCOLS.includes(p)) throw new TypeError(`unknown protocol: ${String(p)}`);
+    protocols = opts.protocols;
+  }
+  const filter = filterOf(opts.filter);
+  const expr = filter?.expr;
+  const filterCtx = expr === undefined ? undefined : await filterContext(expr, opts.netns);
+  const input = planInput(opts, filter, filterCtx);
+  const now = Date.now();
+  const dumps: RawListing['dumps'] = [];
+  for (const protocol of protocols) {
+    if (!explicit && (unsupportedUntil.get(protocol) ?? 0) > now) {
+      if (!stats.unsupported.includes(protocol)) stats.unsupported.push(protocol);
+      continue;
+    }
+    for (const plan of plansFor(protocol, input)) dumps.push({ protocol, plan });
+  }
+  return { dumps, expr, filterCtx, explicit };
+}
+
+// ---------------------------------------------------------------------------------------
+// The dump loop, keeping datagrams whole.
+
+/** One reply datagram of a raw dump, with what produced it. */
+export interface RawDatagram {
+  /** The protocol the dump listed. */
+  protocol: ProtocolName;
+  /** The datagram's bytes (whole netlink messages; the last datagram of a dump ends with NLMSG_DONE). */
+  data: Buffer;
+  /** The decoder of its messages (what {@link listSockets} would use). */
+  decode: DumpPlan['decode'];
+}
+
+/** Counters of a raw dump (a {@link ListingStats} whose `duplicatesDropped` stays 0: raw bytes keep them). */
+export interface RawDumpStats extends ListingStats {
+  /** Datagrams or messages dropped because they were not the kernel's answer to our request. */
+  foreignDropped: number;
+  /** Messages removed because they failed the part of the filter the kernel could not run. */
+  filteredOut: number;
+}
+
+/**
+ * Runs one dump and yields its datagrams. Datagrams not from the kernel, and messages of
+ * another request, are dropped; messages that fail the userspace part of the filter are
+ * cut out (the datagram is rebuilt without them), so decoding the result gives exactly
+ * what a listing with the same options gives.
+ */
+async function* planDatagrams(
+  channel: Channel,
+  protocol: ProtocolName,
+  plan: DumpPlan,
+  listing: RawListing,
+  stats: RawDumpStats,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<RawDatagram, void, undefined> {
+  const seq = rawSequence(protocol);
+  const request = plan.request;
+  request.writeUInt32LE(seq, 8);
+  channel.send(request);
+  const portId = channel.portId;
+  const { expr, filterCtx } = listing;
+  const recheck = expr !== undefined && !plan.exact;
+  for (;;) {
+    if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+    const batch = await channel.read();
+    if (batch === null) throw new SockdiagError('The channel was closed during a dump', 'ERR_SOCKDIAG_CLOSED');
+    const b = batch.data;
+    let done = false;
+    for (let i = 0; i < batch.offsets.length; i++) {
+      if (batch.senders[i] !== 0) {
+        stats.foreignDropped++;
+        continue;
+      }
+      const start = batch.offsets[i];
+      const end = start + batch.lengths[i];
+      // Kept message ranges; null while every message so far is kept (the common case).
+      let kept: Array<[number, number]> | null = null;
+      let off = start;
+      while (off + NLMSG_HDRLEN <= end) {
+        // The header fields read in place (this loop sees every socket of every dump).
+        const len = b.readUInt32LE(off + H.len);
+        if (len < NLMSG_HDRLEN || len > end - off) readHeader(b, off, end); // throws the DecodeError
+        const type = b.readUInt16LE(off + H.type);
+        const flags = b.readUInt16LE(off + H.flags);
+        const pid = b.readUInt32LE(off + H.pid);
+        const next = Math.min(end, off + align4(len));
+        let keep = true;
+        if (b.readUInt32LE(off + H.seq) !== seq || (pid !== portId && pid !== 0)) {
+          stats.foreignDropped++;
+          keep = false;
+        } else {
+          if (flags & NLM_F.DUMP_INTR) stats.interrupted = true;
+          if (type === NLMSG.DONE || type === NLMSG.ERROR) {
+            const status = decodeStatus(b, off, len, type, flags);
+            if (status.error < 0) throw statusError(status.error, plan.context, status.message);
+            if (type === NLMSG.DONE) done = true;
+          } else if (recheck && type !== NLMSG.NOOP && type !== NLMSG.OVERRUN) {
+            const s = plan.decode(b, off, len);
+            if (s === undefined || !matchesFilter(expr, s, filterCtx)) {
+              stats.filteredOut++;
+              keep = false;
+            }
+          }
+        }
+        if (!keep && kept === null) kept = off > start ? [[start, off]] : [];
+        else if (keep && kept !== null) kept.push([off, next]);
+        off = next;
+      }
+      let data: Buffer;
+      if (kept === null) data = b.subarray(start, end);
+      else if (kept.length === 0) continue;
+      else data = Buffer.concat(kept.map(([s, e]) => b.subarray(s, e)));
+      yield { protocol, data, decode: plan.decode };
+    }
+    if (done) return;
+  }
+}
+
+/** Whether a failed dump only means "this kernel lacks that kind", which default dumps skip. */
+function skippable(err: unknown, protocol: ProtocolName, listing: RawListing, stats: ListingStats): boolean {
+  if (!(err instanceof NotSupportedError) || listing.explicit) return false;
+  unsupportedUntil.set(protocol, Date.now() + UNSUPPORTED_TTL_MS);
+  if (!stats.unsupported.includes(protocol)) stats.unsupported.push(protocol);
+  return true;
+}
+
+/** A fresh counters object. */
+export function newRawStats(): RawDumpStats {
+  return { interrupted: false, duplicatesDropped: 0, unsupported: [], foreignDropped: 0, filteredOut: 0 };
+}
+
+/**
+ * @internal The datagrams of every dump of a listing, in listing order, on one channel:
+ * `channel` when given (the caller keeps it; it must not be mid-dump), else a fresh one
+ * closed when the iteration ends, breaks, throws or the signal aborts. A protocol the
+ * kernel lacks is skipped when it was not named, as in listSockets.
+ */
+export async function* rawDatagrams(opts: ListOptions, stats: RawDumpStats, channel?: Channel): AsyncGenerator<RawDatagram, void, undefined> {
+  const signal = opts.signal;
+  if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+  const listing = await prepare(opts, stats);
+  const own = channel === undefined;
+  const ch = channel ?? openChannel(opts);
+  const onAbort = (): void => ch.close();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    let skipped: ProtocolName | undefined;
+    for (const { protocol, plan } of listing.dumps) {
+      if (protocol === skipped) continue;
+      try {
+        yield* planDatagrams(ch, protocol, plan, listing, stats, signal);
+      } catch (err) {
+        if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+        if (!skippable(err, protocol, listing, stats)) throw err;
+        skipped = protocol;
+      }
+    }
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    if (own) ch.close();
+  }
+}
+
+/** @internal A sock_diag channel for the listing's namespace and receive size. */
+export function openChannel(opts: Pick<ListOptions, 'netns' | 'recvSize'>): Channel {
+  return Channel.open({ ...(opts.netns === undefined ? {} : { netns: opts.netns }), ...(opts.recvSize === undefined ? {} : { recvSize: opts.recvSize }) });
+}
+
+/** The datagrams of a raw dump, with the dump's counters. */
+export interface RawDumpStream extends AsyncIterable<Buffer> {
+  /** Counters so far (final once iteration has ended). */
+  readonly stats: RawDumpStats;
+}
+
+/**
+ * The reply datagrams of a listing, as the kernel sent them: what `ss -D FILE` writes.
+ * Writing them one after another to a file gives a file `ss` reads back
+ * (`TCPDIAG_FILE=FILE ss -tan`; note that ss stops at the first `NLMSG_DONE`, so it shows
+ * the first dump, IPv4 TCP, of such a file, including one written by `ss -D` itself) and
+ * that {@link decodeDump} turns into the same sockets as {@link listSockets} with the same
+ * options. Every option of a listing applies except `processes` (a `TypeError`: owners are
+ * not in the kernel's bytes). Duplicates of a non-atomic dump are kept (decodeDump drops
+ * them); messages that fail the part of a filter the kernel cannot run are cut out.
+ *
+ * @example
+ * ```ts
+ * const out = fs.createWriteStream('tcp.dump');
+ * for await (const datagram of rawDump({ protocols: ['tcp'] })) out.write(datagram);
+ * out.end();
+ * ```
+ */
+export function rawDump(opts: ListOptions = {}): RawDumpStream {
+  const stats = newRawStats();
+  return {
+    stats,
+    async *[Symbol.asyncIterator]() {
+      for await (const d of rawDatagrams(opts, stats)) yield d.data;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Decoding dumps.
+
+/** Options of {@link decodeDump}. */
+export interface DecodeDumpOptions {
+  /**
+   * The inet protocol of messages that do not say which they are (default `'tcp'`, what
+   * `ss -D` writes). A message's own `INET_DIAG_PROTOCOL` attribute, a legacy TCPDIAG
+   * reply type, or rawDump's sequence tag take precedence.
+   */
+  protocol?: InetProtocolName;
+}
+
+const MSG_SIZE = inetDiagMsg.size;
+const INET_DIAG_PROTOCOL = inetDiagAttributes.byName.get('protocolNumber')!.type;
+const KNOWN_INET = new Set<number>(Object.values(INET_PROTOCOLS));
+
+/** INET_DIAG_PROTOCOL of a message, or -1; a malformed attribute list is left to the decoder to report. */
+function protocolAttribute(b: Buffer, off: number, end: number): number {
+  for (let at = off; at + NLA_HDRLEN <= end; ) {
+    const len = b.readUInt16LE(at);
+    if (len < NLA_HDRLEN || at + len > end) return -1;
+    if ((b.readUInt16LE(at + 2) & NLA_TYPE_MASK) === INET_DIAG_PROTOCOL && len > NLA_HDRLEN) return b[at + NLA_HDRLEN];
+    at += align4(len);
+  }
+  return -1;
+}
+
+type Decoder = (b: Buffer, off: number, len: number) => Socket | undefined;
+
+const DECODERS_BY_FAMILY: Readonly<Record<number, Decoder>> = {
+  [AF.UNIX]: decodeUnixMessage,
+  [AF.PACKET]: decodePacketMessage,
+  [AF.NETLINK]: decodeNetlinkMessage,
+  [AF.VSOCK]: decodeVsockMessage,
+  [AF.TIPC]: decodeTipcMessage,
+  [AF.XDP]: decodeXdpMessage,
+};
+
+/** Decodes one data message of a dump file (header at `off`). */
+function decodeMessage(b: Buffer, off: number, len: number, type: number, seq: number, hint: number): Socket | undefined {
+  const tag = seq >>> 16 === RAW_SEQ_TAG ? seq & 0xffff : -1;
+  // TIPC replies have no family byte: only the tag can say what they are.
+  if (tag >= 0 && tag & NON_INET) {
+    const decode = DECODERS_BY_FAMILY[tag & ~NON_INET];
+    if (decode !== undefined) return decode(b, off, len);
+  }
+  if (len < NLMSG_HDRLEN + 1) throw new DecodeError(`sock_diag reply of ${len} bytes has no family`, off, 'sock_diag');
+  const af = b[off + NLMSG_HDRLEN];
+  if (af === AF.INET || af === AF.INET6) {
+    let protocol: number;
+    if (type === TCPDIAG_GETSOCK) protocol = IPPROTO.TCP;
+    else if (type === DCCPDIAG_GETSOCK) protocol = IPPROTO.DCCP;
+    else {
+      const end = off + len;
+      protocol = end - off >= NLMSG_HDRLEN + MSG_SIZE ? protocolAttribute(b, off + NLMSG_HDRLEN + MSG_SIZE, end) : -1;
+      if (protocol < 0) protocol = tag >= 0 && KNOWN_INET.has(tag) ? tag : hint;
+    }
+    return decodeInetMessage(b, off, len, protocol) as Socket;
+  }
+  const decode = DECODERS_BY_FAMILY[af];
+  if (decode === undefined) throw new DecodeError(`address family ${af} has no sock_diag decoder`, off + NLMSG_HDRLEN, 'sock_diag');
+  return decode(b, off, len);
+}
+
+/**
+ * Reads raw dump bytes (what {@link rawDump} yields or `ss -D FILE` writes: netlink
+ * messages back to back, each dump ending with `NLMSG_DONE`) into the same {@link Socket}
+ * objects {@link listSockets} gives, in order, duplicates (by cookie) dropped and counted.
+ * Works anywhere: nothing here touches the kernel. Inet sockets keep a reference to
+ * `buffer` (their attributes are decoded on first use), so do not reuse it.
+ *
+ * Throws {@link DecodeError} when the bytes are not such a file or are cut short (a dump
+ * must end with `NLMSG_DONE`), and the recorded error as a
+ * {@link SockdiagSystemError} when the dump itself failed (an `NLMSG_ERROR` reply).
+ */
+export function decodeDump(buffer: Uint8Array, opts: DecodeDumpOptions = {}): SocketList {
+  if (!(buffer instanceof Uint8Array)) throw new TypeError('decodeDump needs a Buffer or Uint8Array');
+  let hint: number = IPPROTO.TCP;
+  if (opts.protocol !== undefined) {
+    if (!Object.prototype.hasOwnProperty.call(INET_PROTOCOLS, opts.protocol)) throw new TypeError(`protocol must be an inet protocol name, got ${String(opts.protocol)}`);
+    hint = INET_PROTOCOLS[opts.protocol];
+  }
+  const b = Buffer.isBuffer(buffer) ? buffer : Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  const stats: ListingStats = { interrupted: false, duplicatesDropped: 0, unsupported: [] };
+  const out: Socket[] = [];
+  const seen = new Set<bigint>();
+  let ended = false;
+  let off = 0;
+  while (off < b.length) {
+    if (b.length - off < NLMSG_HDRLEN) throw new DecodeError(`the dump is cut short: ${b.length - off} bytes left of a message header`, off, 'nlmsghdr');
+    const h = readHeader(b, off, b.length);
+    ended = false;
+    if (h.flags & NLM_F.DUMP_INTR) stats.interrupted = true;
+    if (h.type === NLMSG.DONE || h.type === NLMSG.ERROR) {
+      const status = decodeStatus(b, off, h.len, h.type, h.flags);
+      if (status.error < 0) throw statusError(status.error, { operation: 'dump' }, status.message);
+      ended = h.type === NLMSG.DONE;
+    } else if (h.type === SOCK_DIAG_BY_FAMILY || h.type === TCPDIAG_GETSOCK || h.type === DCCPDIAG_GETSOCK) {
+      const s = decodeMessage(b, off, h.len, h.type, h.seq, hint);
+      if (s !== undefined) {
+        if (seen.has(s.cookie)) stats.duplicatesDropped++;
+        else {
+          seen.add(s.cookie);
+          out.push(s);
+        }
+      }
+    } else if (h.type !== NLMSG.NOOP && h.type !== NLMSG.OVERRUN) {
+      throw new DecodeError(`message type ${h.type} is not a sock_diag reply`, off, 'nlmsghdr');
+    }
+    off += align4(h.len);
+  }
+  if (!ended) throw new DecodeError('the dump does not end with NLMSG_DONE: it is cut short or empty', b.length, 'nlmsghdr');
+  return Object.assign(out, stats);
+}
