@@ -119,8 +119,8 @@ function selectedProtocols(opts: ListOptions): { protocols: readonly ProtocolNam
   return { protocols: opts.protocols, explicit: true };
 }
 
-/** A listing's dumps and what decides which of their sockets it keeps. */
-interface Listing {
+/** @internal A listing's dumps and what decides which of their sockets it keeps. */
+export interface Listing {
   dumps: Array<{ protocol: ProtocolName; plan: DumpPlan }>;
   expr: FilterExpr | undefined;
   filterCtx: EvaluateContext | undefined;
@@ -128,7 +128,8 @@ interface Listing {
   explicit: boolean;
 }
 
-async function prepareListing(opts: ListOptions, stats: ListingStats): Promise<Listing> {
+/** @internal The dumps a listing's options ask for, with its filter parsed, resolved and compiled. */
+export async function prepareListing(opts: ListOptions, stats: ListingStats): Promise<Listing> {
   const filter = filterOf(opts.filter);
   const expr = filter?.expr;
   const filterCtx = expr === undefined ? undefined : await filterContext(expr, opts.netns);
@@ -146,7 +147,8 @@ async function prepareListing(opts: ListOptions, stats: ListingStats): Promise<L
   return { dumps, expr, filterCtx, explicit };
 }
 
-function openChannel(opts: ListOptions): Channel {
+/** @internal A sock_diag channel for the listing's namespace and receive size. */
+export function openChannel(opts: Pick<ListOptions, 'netns' | 'recvSize'>): Channel {
   return Channel.open({ ...(opts.netns === undefined ? {} : { netns: opts.netns }), ...(opts.recvSize === undefined ? {} : { recvSize: opts.recvSize }) });
 }
 
@@ -170,8 +172,8 @@ async function* dumpSockets(channel: Channel, plan: DumpPlan, listing: Listing, 
   }
 }
 
-/** Whether a failed dump only means "this kernel lacks that kind", which default listings skip. */
-function skippable(err: unknown, protocol: ProtocolName, listing: Listing, stats: ListingStats): boolean {
+/** @internal Whether a failed dump only means "this kernel lacks that kind", which default listings skip. */
+export function skippable(err: unknown, protocol: ProtocolName, listing: Listing, stats: ListingStats): boolean {
   if (!(err instanceof NotSupportedError) || listing.explicit) return false;
   unsupportedUntil.set(protocol, Date.now() + UNSUPPORTED_TTL_MS);
   if (!stats.unsupported.includes(protocol)) stats.unsupported.push(protocol);

@@ -16,9 +16,9 @@ import { Channel, statusError } from '../netlink/channel';
 import { NLMSG, NLM_F, NLMSG_HDRLEN, readHeader, decodeStatus, nlmsghdr } from '../netlink/message';
 import { offsetsOf } from '../netlink/offsets';
 import { align4, NLA_HDRLEN, NLA_TYPE_MASK } from '../netlink/attributes';
-import { AbortError, DecodeError, NotSupportedError, SockdiagError } from '../errors';
-import { AF, IPPROTO, ProtocolName, SOCK_DIAG_BY_FAMILY, stateMask } from '../diag/constants';
-import { ALL_PROTOCOLS, plansFor, PlanInput, DumpPlan } from '../diag/families';
+import { AbortError, DecodeError, SockdiagError } from '../errors';
+import { AF, IPPROTO, ProtocolName, SOCK_DIAG_BY_FAMILY } from '../diag/constants';
+import type { DumpPlan } from '../diag/families';
 import { decodeInetMessage, inetDiagAttributes, inetDiagMsg, INET_PROTOCOLS, InetProtocolName } from '../diag/inet';
 import { decodeUnixMessage } from '../diag/unix';
 import { decodePacketMessage } from '../diag/packet';
@@ -28,13 +28,8 @@ import { decodeTipcMessage } from '../diag/tipc';
 import { decodeXdpMessage } from '../diag/xdp';
 import type { Socket } from '../diag/socket';
 import type { ListOptions, ListingStats } from './options';
-import type { SocketList } from './list';
-import type { Filter, FilterExpr } from '../filter/ast';
-import { parseFilter } from '../filter/parse';
-import { toFilter } from '../filter/builder';
-import { compileFilter, filterStateMask, CompiledFilter } from '../filter/bytecode';
-import { matchesFilter, EvaluateContext } from '../filter/evaluate';
-import { interfaceIndexes, cgroupIdOf } from '../filter/resolve';
+import { prepareListing, skippable, openChannel, type Listing, type SocketList } from './list';
+import { matchesFilter } from '../filter/evaluate';
 
 /**
  * High 16 bits of the `nlmsg_seq` of every request {@link rawDump} sends (and so of every
@@ -73,101 +68,12 @@ export function rawSequence(protocol: ProtocolName): number {
 // ---------------------------------------------------------------------------------------
 // Planning: the same resolution of ListOptions into dumps as listSockets.
 
-/** A listing's dumps and what decides which of their sockets it keeps. */
-interface RawListing {
-  dumps: Array<{ protocol: ProtocolName; plan: DumpPlan }>;
-  expr: FilterExpr | undefined;
-  filterCtx: EvaluateContext | undefined;
-  /** The caller named the protocols: a kernel without one is an error, not a skip. */
-  explicit: boolean;
-}
-
-async function filterContext(expr: FilterExpr, netns: ListOptions['netns']): Promise<EvaluateContext> {
-  const devices = new Set<string>();
-  const walk = (e: FilterExpr): void => {
-    if (e.kind === 'and' || e.kind === 'or') e.items.forEach(walk);
-    else if (e.kind === 'not') walk(e.item);
-    else if (e.kind === 'dev' && typeof e.device === 'string') devices.add(e.device);
-    else if (e.kind === 'host' && e.host.family === 'link' && typeof e.host.device === 'string') devices.add(e.host.device);
-  };
-  walk(expr);
-  const indexes = devices.size > 0 ? await interfaceIndexes(netns) : new Map<string, number>();
-  const cgroups = new Map<string, bigint | undefined>();
-  return {
-    ifindex: (name) => indexes.get(name),
-    cgroupId: (path) => {
-      if (!cgroups.has(path)) cgroups.set(path, cgroupIdOf(path));
-      return cgroups.get(path);
-    },
-  };
-}
-
-function filterOf(option: ListOptions['filter']): Filter | undefined {
-  if (option === undefined) return undefined;
-  if (typeof option === 'string') return parseFilter(option);
-  return toFilter(option);
-}
-
-function planInput(opts: ListOptions, filter: Filter | undefined, filterCtx: EvaluateContext | undefined): PlanInput {
-  const fams = opts.families ?? ['inet', 'inet6'];
-  for (const f of fams) if (f !== 'inet' && f !== 'inet6') throw new TypeError(`families must be 'inet' or 'inet6', got ${String(f)}`);
-  let extensions: PlanInput['extensions'];
-  if (opts.extensions === undefined || opts.extensions === 'all') extensions = undefined;
-  else if (opts.extensions === 'none') extensions = [];
-  else if (Array.isArray(opts.extensions)) extensions = opts.extensions;
-  else throw new TypeError("extensions must be 'all', 'none' or a list of extension names");
-  let states = stateMask(opts.states);
-  if (filter && filter.states.length > 0) states = filterStateMask(filter.states, states);
-  const expr = filter?.expr;
-  const compiled = new Map<'inet' | 'inet6', CompiledFilter>();
-  return {
-    states,
-    inetFamilies: fams.map((f) => (f === 'inet' ? AF.INET : AF.INET6)),
-    extensions,
-    filtered: expr !== undefined,
-    compiled:
-      expr === undefined
-        ? undefined
-        : (family) => {
-            let c = compiled.get(family);
-            if (c === undefined) {
-              c = compileFilter(expr, { family, ifindex: filterCtx?.ifindex, cgroupId: filterCtx?.cgroupId });
-              compiled.set(family, c);
-            }
-            return c;
-          },
-  };
-}
-
-// Protocols this kernel refused (no diag module): default raw dumps skip them for a while.
-const unsupportedUntil = new Map<ProtocolName, number>();
-const UNSUPPORTED_TTL_MS = 60_000;
-
-async function prepare(opts: ListOptions, stats: ListingStats): Promise<RawListing> {
+/** Raw bytes carry only what the kernel sent: owners cannot be recorded. */
+function prepare(opts: ListOptions, stats: ListingStats): Promise<Listing> {
   if (opts.processes !== undefined && opts.processes !== false) {
     throw new TypeError('raw dumps carry only what the kernel sent: the processes option cannot be recorded (look owners up when decoding)');
   }
-  let protocols: readonly ProtocolName[] = ALL_PROTOCOLS;
-  const explicit = opts.protocols !== undefined;
-  if (explicit) {
-    if (!Array.isArray(opts.protocols)) throw new TypeError('protocols must be an array of protocol names');
-    for (const p of opts.protocols) if (!ALL_PROTOCOLS.includes(p)) throw new TypeError(`unknown protocol: ${String(p)}`);
-    protocols = opts.protocols;
-  }
-  const filter = filterOf(opts.filter);
-  const expr = filter?.expr;
-  const filterCtx = expr === undefined ? undefined : await filterContext(expr, opts.netns);
-  const input = planInput(opts, filter, filterCtx);
-  const now = Date.now();
-  const dumps: RawListing['dumps'] = [];
-  for (const protocol of protocols) {
-    if (!explicit && (unsupportedUntil.get(protocol) ?? 0) > now) {
-      if (!stats.unsupported.includes(protocol)) stats.unsupported.push(protocol);
-      continue;
-    }
-    for (const plan of plansFor(protocol, input)) dumps.push({ protocol, plan });
-  }
-  return { dumps, expr, filterCtx, explicit };
+  return prepareListing(opts, stats);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -201,7 +107,7 @@ async function* planDatagrams(
   channel: Channel,
   protocol: ProtocolName,
   plan: DumpPlan,
-  listing: RawListing,
+  listing: Listing,
   stats: RawDumpStats,
   signal: AbortSignal | undefined,
 ): AsyncGenerator<RawDatagram, void, undefined> {
@@ -268,14 +174,6 @@ async function* planDatagrams(
   }
 }
 
-/** Whether a failed dump only means "this kernel lacks that kind", which default dumps skip. */
-function skippable(err: unknown, protocol: ProtocolName, listing: RawListing, stats: ListingStats): boolean {
-  if (!(err instanceof NotSupportedError) || listing.explicit) return false;
-  unsupportedUntil.set(protocol, Date.now() + UNSUPPORTED_TTL_MS);
-  if (!stats.unsupported.includes(protocol)) stats.unsupported.push(protocol);
-  return true;
-}
-
 /** A fresh counters object. */
 export function newRawStats(): RawDumpStats {
   return { interrupted: false, duplicatesDropped: 0, unsupported: [], foreignDropped: 0, filteredOut: 0 };
@@ -311,11 +209,6 @@ export async function* rawDatagrams(opts: ListOptions, stats: RawDumpStats, chan
     signal?.removeEventListener('abort', onAbort);
     if (own) ch.close();
   }
-}
-
-/** @internal A sock_diag channel for the listing's namespace and receive size. */
-export function openChannel(opts: Pick<ListOptions, 'netns' | 'recvSize'>): Channel {
-  return Channel.open({ ...(opts.netns === undefined ? {} : { netns: opts.netns }), ...(opts.recvSize === undefined ? {} : { recvSize: opts.recvSize }) });
 }
 
 /** The datagrams of a raw dump, with the dump's counters. */

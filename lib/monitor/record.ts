@@ -23,7 +23,8 @@ import { defineStruct, encodeStruct, structDecoder } from '../netlink/struct';
 import { AbortError, DecodeError } from '../errors';
 import type { ListOptions } from '../api/options';
 import type { SocketList } from '../api/list';
-import { rawDatagrams, newRawStats, openChannel, decodeDump, DecodeDumpOptions } from '../api/raw';
+import { rawDatagrams, newRawStats, decodeDump, DecodeDumpOptions } from '../api/raw';
+import { openChannel } from '../api/list';
 
 /** The header of every record in a recording (little-endian, 24 bytes). */
 export const recordHeader = defineStruct('sockdiag_record', 24, [

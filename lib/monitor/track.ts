@@ -13,7 +13,8 @@ import type { ProtocolName } from '../diag/constants';
 import { inetDiagMsg, inetDiagAttributes, INET_PROTOCOLS, tcpInfo } from '../diag/inet';
 import type { Socket } from '../diag/socket';
 import type { ListOptions } from '../api/options';
-import { rawDatagrams, newRawStats, openChannel, RawDatagram } from '../api/raw';
+import { rawDatagrams, newRawStats, RawDatagram } from '../api/raw';
+import { openChannel } from '../api/list';
 import { watchSockets, SocketWatch, SocketDestroyEvent } from '../api/watch';
 
 /** Options of {@link trackSockets}: what to track (as for a listing) and how often to look. */
