@@ -64,3 +64,5 @@ export { trackSockets, TRACKED_MESSAGE_FIELDS, TRACKED_TCP_INFO_FIELDS } from '.
 export type { TrackOptions, TrackEvent, TrackOpenEvent, TrackChangeEvent, TrackCloseEvent, TrackerStats, SocketTracker } from './monitor/track';
 export { recordSockets, replay, recordedFiles, recordHeader, RECORD_MAGIC, RECORD_VERSION, RECORD_KIND, RECORD_FLAG } from './monitor/record';
 export type { RecordOptions, Recording, RecordStats, RecordingInfo, ReplayedDump, ReplayOptions, ReplayStats, Replay } from './monitor/record';
+export { destroySocket, destroySockets } from './api/destroy';
+export type { DestroySocketOptions, DestroySocketsOptions, DestroySocketsResult, DestroyResult, DestroyOutcome } from './api/destroy';

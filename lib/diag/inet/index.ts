@@ -12,7 +12,7 @@ import { requestMessage } from '../request';
 import type { BaseSocket, SocketProcess } from '../common/socket';
 import { formatIPv4, formatIPv6 } from './address';
 import { inetDiagAttributes, InetDiagAttributes, InetEndpoint, INET_DIAG_REQ, INET_DIAG_EXT, InetExtension } from './attributes';
-import { inetDiagMsg, inetDiagReqV2 } from './structs';
+import { inetDiagMsg, inetDiagReqV2, inetDiagSockid } from './structs';
 import type { TcpInfo } from './tcp-info';
 import type { MptcpInfo } from './mptcp-info';
 import { NLM_F } from '../../netlink/message';
@@ -102,6 +102,12 @@ export interface InetRequestOptions {
   bytecode?: Buffer;
   /** For raw sockets: the raw protocol to match (`sdiag_raw_protocol`); 255 = IPPROTO_RAW. */
   rawProtocol?: number;
+  /** The socket to name (`id`), for requests about one socket (SOCK_DESTROY, a get); default all zeros, as dumps send. */
+  id?: StructInput<typeof inetDiagSockid>;
+  /** `nlmsg_type` (default SOCK_DIAG_BY_FAMILY; SOCK_DESTROY to destroy the socket named by `id`). */
+  type?: number;
+  /** `nlmsg_flags` (default NLM_F_REQUEST | NLM_F_DUMP). */
+  flags?: number;
 }
 
 /** Bit mask for a list of extensions. */
@@ -112,9 +118,13 @@ export function extensionMask(extensions: readonly InetExtension[] | undefined):
   return m;
 }
 
+// Where `struct inet_diag_sockid` starts inside inet_diag_req_v2.
+const REQ_ID_OFFSET = inetDiagReqV2.fields.find((f) => f.orig === 'id.idiag_sport')!.offset;
+
 /**
  * A whole `SOCK_DIAG_BY_FAMILY` dump request for one inet (family, protocol), sized
- * first and written once: header, `inet_diag_req_v2`, then request attributes.
+ * first and written once: header, `inet_diag_req_v2`, then request attributes. With `id`,
+ * `type` and `flags` it is a request about one socket instead (SOCK_DESTROY, or a get).
  */
 export function encodeInetRequest(opts: InetRequestOptions): Buffer {
   const reqSize = inetDiagReqV2.size;
@@ -129,6 +139,7 @@ export function encodeInetRequest(opts: InetRequestOptions): Buffer {
       rawProtocol: opts.protocol === IPPROTO.RAW ? (opts.rawProtocol ?? IPPROTO.RAW) : 0,
       states: opts.states >>> 0,
     }, b, off);
+    if (opts.id) encodeStruct(inetDiagSockid, opts.id, b, off + REQ_ID_OFFSET);
     let at = off + reqSize;
     if (bc) {
       b.writeUInt16LE(NLA_HDRLEN + bc.length, at);
@@ -141,8 +152,9 @@ export function encodeInetRequest(opts: InetRequestOptions): Buffer {
       b.writeUInt16LE(INET_DIAG_REQ.PROTOCOL, at + 2);
       b.writeUInt32LE(opts.protocol, at + NLA_HDRLEN);
     }
-  }, SOCK_DIAG_BY_FAMILY, NLM_F.REQUEST | NLM_F.DUMP);
+  }, opts.type ?? SOCK_DIAG_BY_FAMILY, opts.flags ?? NLM_F.REQUEST | NLM_F.DUMP);
 }
+
 
 // Offsets of the fields read on the hot path, from the table (so there is one source).
 const M = Object.fromEntries(inetDiagMsg.fields.map((f) => [f.name, f.offset])) as Record<(typeof inetDiagMsg.fields)[number]['name'], number>;
