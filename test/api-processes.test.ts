@@ -251,7 +251,7 @@ describeRoot('processes in a namespace with a population', () => {
     let threaded: Helper;
     beforeAll(async () => {
       threaded = await startPython(ns, THREADS_PY);
-    }, 30_000);
+    }, 120_000);
     afterAll(async () => {
       await threaded?.stop();
     });
@@ -300,7 +300,7 @@ describeRoot('processes in a namespace with a population', () => {
     let churn: Helper;
     beforeAll(async () => {
       churn = await startPython(ns, CHURN_PY);
-    }, 30_000);
+    }, 120_000);
     afterAll(async () => {
       await churn?.stop();
     });
@@ -338,7 +338,7 @@ describeRoot('processes in a namespace with a population', () => {
       // The churn did run during the walks (its sockets were seen with owners).
       expect(churnSeen).toBeGreaterThan(0);
       expect(runs).toBeGreaterThanOrEqual(4);
-    }, 30_000);
+    }, 120_000);
 
     test('the bare scan while the churn goes on: walks with and without threads for 2 s, none fails', async () => {
       const t0 = Date.now();
@@ -346,6 +346,6 @@ describeRoot('processes in a namespace with a population', () => {
         const map = await scanProcesses({ threads: i % 2 === 0 });
         expect(map.lookup(pop.byName('tcp4-listen').inode)?.[0]).toMatchObject({ pid: pop.pid, fd: pop.byName('tcp4-listen').fd });
       }
-    }, 30_000);
+    }, 120_000);
   });
 });

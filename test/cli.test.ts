@@ -99,14 +99,16 @@ describeRoot('sockdiag command', () => {
       if (ours.status !== ss.status || observer(mask(ours.stdout)) !== observer(mask(ss.stdout))) failures.push(`${args.join(' ')}: ${JSON.stringify(ours.stdout)} vs ss ${JSON.stringify(ss.stdout)}`);
     }
     expect(failures).toEqual([]);
-  }, 60_000);
+  }, 300_000);
 
   test('options ss 6.1 lacks: -Q drops the queue columns, -B asks for bound-inactive sockets, -h and -V', async () => {
+    // A connection of the population may still be changing state: -Q is bracketed by two plain runs.
+    const before = await inProcess(['-N', ns.name, '-tan']);
     const q = await inProcess(['-N', ns.name, '-tanQ']);
-    const plain = await inProcess(['-N', ns.name, '-tan']);
+    const after = await inProcess(['-N', ns.name, '-tan']);
     expect(q.status).toBe(0);
     expect(q.stdout.split('\n')[0]).toMatch(/^State +Local Address:Port +Peer Address:Port +Process$/);
-    expect(q.stdout.split('\n').length).toBe(plain.stdout.split('\n').length);
+    expect([before.stdout.split('\n').length, after.stdout.split('\n').length]).toContain(q.stdout.split('\n').length);
     const b = await inProcess(['-N', ns.name, '-tnB']);
     expect(b.status).toBe(0);
     expect(b.stdout).toMatch(/^Recv-Q/);
@@ -115,7 +117,7 @@ describeRoot('sockdiag command', () => {
     expect(h.stdout).toMatch(/^Usage: sockdiag/);
     const v = await inProcess(['-V']);
     expect(v.stdout).toMatch(/^sockdiag \d/);
-  });
+  }, 120_000);
 
   test('-D writes the TCP dump as ss does: ss reads our file back', async () => {
     const file = path.join(dir, 'tcp.dump');

@@ -1,5 +1,6 @@
-import { interfaceIndexes, cgroupIdOf } from '../lib/filter/resolve';
-import { statSync } from 'node:fs';
+import { interfaceIndexes, cgroupIdOf, cgroup2Mount } from '../lib/filter/resolve';
+import { statSync, readdirSync, existsSync } from 'node:fs';
+import * as path from 'node:path';
 import { createNetns, describeRoot, Netns } from './helpers/netns';
 
 describeRoot('names a filter resolves in the target system', () => {
@@ -18,8 +19,16 @@ describeRoot('names a filter resolves in the target system', () => {
     expect([...links.keys()].sort()).toEqual(['lo', 'sdtest0', 'sdtest1']);
   });
 
-  test('a cgroup path maps to its cgroup v2 id (the directory inode); a missing one to undefined', () => {
-    expect(cgroupIdOf('/')).toBe(statSync('/sys/fs/cgroup', { bigint: true }).ino);
+  test('a cgroup path resolves as ss resolves it: as a file system path first, then under the cgroup2 mount', () => {
+    const ino = (p: string): bigint => statSync(p, { bigint: true }).ino;
+    // `/` is the root file system (what ss's name_to_handle_at sees first), not the root cgroup.
+    expect(cgroupIdOf('/')).toBe(ino('/'));
+    const mount = cgroup2Mount();
+    expect(mount).toBeDefined();
+    expect(cgroupIdOf(mount!)).toBe(ino(mount!));
+    // A name that is no file system path is a cgroup under the mount.
+    const child = readdirSync(mount!, { withFileTypes: true }).find((d) => d.isDirectory() && !existsSync(`/${d.name}`));
+    if (child) expect(cgroupIdOf(`/${child.name}`)).toBe(ino(path.join(mount!, child.name)));
     expect(cgroupIdOf('/no/such/cgroup/here')).toBeUndefined();
   });
 });

@@ -47,14 +47,32 @@ export async function interfaceIndexes(netns?: NetnsRef): Promise<Map<string, nu
   }
 }
 
-/** The cgroup v2 id of a path (absolute, or relative to the cgroup2 mount): the directory's inode. */
-export function cgroupIdOf(cgroupPath: string, mount = '/sys/fs/cgroup'): bigint | undefined {
-  const full = cgroupPath.startsWith(mount) ? cgroupPath : path.join(mount, cgroupPath);
+/** Where cgroup2 is mounted in this mount namespace (the first such mount, as ss picks it). */
+export function cgroup2Mount(): string | undefined {
   try {
-    return statSync(full, { bigint: true }).ino;
+    const line = readFileSync('/proc/self/mounts', 'utf8').split('\n').find((l) => l.split(' ')[2] === 'cgroup2');
+    return line?.split(' ')[1];
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The cgroup v2 id that `cgroup PATH` names, resolved as ss does: PATH as a file system path
+ * first (absolute, or relative to the working directory), then relative to the cgroup2
+ * mount. A cgroup's id is its directory's inode number. A path outside cgroup2 (`/` is the
+ * root file system, not the root cgroup) gives that file's inode, which is what ss's file
+ * handle holds there and which no cgroup is likely to have.
+ */
+export function cgroupIdOf(cgroupPath: string, mount: string | undefined = cgroup2Mount()): bigint | undefined {
+  const inode = (p: string): bigint | undefined => {
+    try {
+      return statSync(p, { bigint: true }).ino;
+    } catch {
+      return undefined;
+    }
+  };
+  return inode(cgroupPath) ?? (mount === undefined ? undefined : inode(path.join(mount, cgroupPath)));
 }
 
 function parseRange(text: string): [number, number] | undefined {
