@@ -47,6 +47,8 @@ describeRoot('listSockets({ filter }) selects what ss selects', () => {
   test('a filter with a syntax error rejects with FilterSyntaxError naming the position', async () => {
     await expect(listSockets({ netns: ns.name, filter: 'dport = :22 or (' })).rejects.toBeInstanceOf(FilterSyntaxError);
     await expect(listSockets({ netns: ns.name, filter: 'sport >= :ssh and bogus' })).rejects.toMatchObject({ position: 18, token: 'bogus' });
+    // A cgroup that does not exist is a bad value (exit status 1 in the CLI), as in ss.
+    await expect(listSockets({ netns: ns.name, filter: 'dport = :1 or cgroup /no/such/cgroup' })).rejects.toMatchObject({ name: 'FilterValueError', position: 21, token: '/no/such/cgroup', exitStatus: 1 });
   });
 
   test('the builder gives the same sockets as the text', async () => {

@@ -11,6 +11,8 @@ import { scanProcesses, processScanOptions, ProcessMap } from '../proc/processes
 import type { ListOptions, ListingStats } from './options';
 import type { Filter, FilterExpr } from '../filter/ast';
 import { parseFilter } from '../filter/parse';
+import { filterToString } from '../filter/print';
+import { FilterValueError } from '../filter/errors';
 import { toFilter } from '../filter/builder';
 import { compileFilter, filterStateMask, CompiledFilter } from '../filter/bytecode';
 import { matchesFilter, EvaluateContext } from '../filter/evaluate';
@@ -48,13 +50,15 @@ const unsupportedUntil = new Map<ProtocolName, number>();
 const UNSUPPORTED_TTL_MS = 60_000;
 
 /** The filter expression's names resolved in the listed system, for the compiler and the evaluator. */
-async function filterContext(expr: FilterExpr, netns: ListOptions['netns']): Promise<EvaluateContext> {
+async function filterContext(expr: FilterExpr, netns: ListOptions['netns'], text: string): Promise<EvaluateContext> {
   const devices = new Set<string>();
+  const cgroupPaths = new Set<string>();
   let autobound = false;
   const walk = (e: FilterExpr): void => {
     if (e.kind === 'and' || e.kind === 'or') e.items.forEach(walk);
     else if (e.kind === 'not') walk(e.item);
     else if (e.kind === 'autobound') autobound = true;
+    else if (e.kind === 'cgroup') cgroupPaths.add(e.path);
     else if (e.kind === 'dev' && typeof e.device === 'string') devices.add(e.device);
     else if (e.kind === 'host' && e.host.family === 'link' && typeof e.host.device === 'string') devices.add(e.host.device);
   };
@@ -65,6 +69,12 @@ async function filterContext(expr: FilterExpr, netns: ListOptions['netns']): Pro
     autobound && netns !== undefined ? ephemeralPortRange(netns) : undefined,
   ]);
   const cgroups = new Map<string, bigint | undefined>();
+  for (const p of cgroupPaths) {
+    const id = cgroupIdOf(p);
+    // As ss: a cgroup that cannot be found is a bad value, not a filter that matches nothing.
+    if (id === undefined) throw new FilterValueError(text, Math.max(0, text.indexOf(p)), p, 'no such cgroup (neither a path nor under the cgroup2 mount)');
+    cgroups.set(p, id);
+  }
   return {
     ...(range === undefined ? {} : { ephemeralPorts: range }),
     ifindex: (name) => indexes.get(name),
@@ -132,7 +142,7 @@ export interface Listing {
 export async function prepareListing(opts: ListOptions, stats: ListingStats): Promise<Listing> {
   const filter = filterOf(opts.filter);
   const expr = filter?.expr;
-  const filterCtx = expr === undefined ? undefined : await filterContext(expr, opts.netns);
+  const filterCtx = expr === undefined ? undefined : await filterContext(expr, opts.netns, typeof opts.filter === 'string' ? opts.filter : filterToString(filter!));
   const input = planInput(opts, filter, filterCtx);
   const { protocols, explicit } = selectedProtocols(opts);
   const now = Date.now();
