@@ -9,7 +9,6 @@
  * what is printed is decided by the options, as ss decides it by what it asked for.
  * @module
  */
-import { lookupService } from 'node:dns/promises';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import type { Socket } from '../diag/socket';
 import type { InetSocket } from '../diag/inet';
@@ -557,6 +556,9 @@ export function cgroupPathResolver(options: CgroupResolverOptions = {}): (id: bi
 export async function resolveHostNames(addresses: Iterable<string>): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   const unique = [...new Set(addresses)];
+  // Loaded only for -r: the resolver is a noticeable part of the command's start-up.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { lookupService } = require('node:dns/promises') as typeof import('node:dns/promises');
   await Promise.all(
     unique.map(async (address) => {
       const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);

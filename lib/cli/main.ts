@@ -18,11 +18,6 @@ import { parseFilterWords } from '../filter/parse';
 import { FilterError, formatFilterError } from '../filter/errors';
 import { interfaceIndexes } from '../filter/resolve';
 import { NotSupportedError } from '../errors';
-import { summary, formatSummary } from '../api/summary';
-import { watchSockets } from '../api/watch';
-import { destroySockets } from '../api/destroy';
-import { rawDump, rawDatagrams, newRawStats } from '../api/raw';
-import { readHeader } from '../netlink/message';
 import { SOCK_DIAG_BY_FAMILY } from '../diag/constants';
 import { formatRow, FormatOptions } from './format';
 import { cgroupPathResolver, prepareFormat } from './details';
@@ -34,6 +29,21 @@ import { JsonWriter } from './json';
 import type { HostFamily } from '../filter/ast';
 import type { ProtocolName } from '../diag/constants';
 import { createWriteStream, WriteStream } from 'node:fs';
+
+// -s, -E, -K, -D and the netlink table load their modules when used: start-up counts
+// for a command, and the plain listing needs none of them.
+type SummaryModule = typeof import('../api/summary');
+type WatchModule = typeof import('../api/watch');
+type DestroyModule = typeof import('../api/destroy');
+type RawModule = typeof import('../api/raw');
+type MessageModule = typeof import('../netlink/message');
+/* eslint-disable @typescript-eslint/no-require-imports */
+const loadSummary = (): SummaryModule => require('../api/summary') as SummaryModule;
+const loadWatch = (): WatchModule => require('../api/watch') as WatchModule;
+const loadDestroy = (): DestroyModule => require('../api/destroy') as DestroyModule;
+const loadRaw = (): RawModule => require('../api/raw') as RawModule;
+const loadMessage = (): MessageModule => require('../netlink/message') as MessageModule;
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 /** Where the command writes; tests and the JSON writer share it. */
 export interface Output {
@@ -161,6 +171,8 @@ async function eachTableSocket(opts: ListOptions, dbs: number, each: (s: Socket)
  */
 async function* netlinkSockets(opts: ListOptions): AsyncGenerator<Socket, void, undefined> {
   const { processes: _ignored, ...rawOpts } = opts;
+  const { rawDatagrams, newRawStats } = loadRaw();
+  const { readHeader } = loadMessage();
   for await (const d of rawDatagrams(rawOpts, newRawStats())) {
     const b = d.data;
     for (let off = 0; off + 16 <= b.length; ) {
@@ -271,7 +283,7 @@ async function killSockets(inv: Invocation, sel: Selection, filter: Filter | und
     const opts = listOptions(inv, sel, t.protocol, filter, inv.json !== undefined);
     let result;
     try {
-      result = await destroySockets(opts);
+      result = await loadDestroy().destroySockets(opts);
     } catch (err) {
       if (err instanceof NotSupportedError) continue;
       throw err;
@@ -305,6 +317,7 @@ async function followEvents(inv: Invocation, sel: Selection, out: Output): Promi
   const fmt = formatOptions(inv, sel);
   const pending: Array<Promise<void>> = [];
   const table = inv.json ? undefined : renderer(inv, sel, out, pending);
+  const { watchSockets } = loadWatch();
   const watch = watchSockets({ protocols, families: [...families], signal: controller.signal, ...(inv.netns === undefined ? {} : { netns: `/var/run/netns/${inv.netns}` }) });
   try {
     for await (const ev of watch) {
@@ -344,7 +357,7 @@ async function dumpRaw(inv: Invocation, sel: Selection, out: Output): Promise<vo
     });
   }
   try {
-    for await (const datagram of rawDump(opts)) {
+    for await (const datagram of loadRaw().rawDump(opts)) {
       if (file) {
         if (!file.write(datagram)) await new Promise<void>((resolve) => file!.once('drain', () => resolve()));
       } else {
@@ -364,6 +377,7 @@ export async function run(argv: readonly string[], out: Output = stdoutOutput(),
   try {
     const inv = parseCommandLine(argv);
     if (inv.summary) {
+      const { summary, formatSummary } = loadSummary();
       const s = await summary(inv.netns === undefined ? {} : { netns: `/var/run/netns/${inv.netns}` });
       await out.write(inv.json ? `${JsonWriter.stringify(s)}\n` : formatSummary(s));
       if (inv.doDefault && inv.words.length === 0) return 0;

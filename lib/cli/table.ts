@@ -48,6 +48,8 @@ interface Column {
   /** Widest measured cell, in bytes. */
   maxLen: number;
   width: number;
+  /** Index of the column among all columns (enabled or not). */
+  position: number;
 }
 
 /** Which columns a listing shows. */
@@ -70,8 +72,22 @@ const CHUNK_DATA = 1024 * 1024 - 16;
 const CHUNKS_BEFORE_RENDER = 5;
 const TOKEN_MAX = 0xffff;
 
-const NON_ASCII = /[^\x00-\x7f]/;
-const byteLength = (s: string): number => (NON_ASCII.test(s) ? Buffer.byteLength(s) : s.length);
+// Cells are copied into this buffer as they come (as ss copies them into its chunks), so
+// that no string outlives its row: thousands of retained strings made every young-generation
+// GC copy them. It starts at ss's five chunks and grows for cells longer than that.
+const INITIAL_CELL_BYTES = CHUNKS_BEFORE_RENDER * 1024 * 1024 + 64 * 1024;
+/**
+ * Buffer's own encoder, which Buffer#write calls after checking its arguments: called
+ * straight, it saves that work on the two million cells of a 100k-socket listing.
+ */
+interface NodeBuffer {
+  utf8Write(text: string, offset: number): number;
+}
+
+// Cells buffered before the first render of a long listing are about this many (~24 bytes each).
+const INITIAL_CELLS = 256 * 1024;
+// Cells shorter than this are copied byte by byte: cheaper than a call into Buffer.copy.
+const SHORT_COPY = 24;
 
 /**
  * Lays rows out as ss 6.1 does and hands the text to `write` batch by batch (ss's render
@@ -80,13 +96,21 @@ const byteLength = (s: string): number => (NON_ASCII.test(s) ? Buffer.byteLength
 export class TableRenderer {
   private readonly columns: Column[];
   /**
-   * Cells buffered since the last render, in order, enabled columns only (every line has
-   * one per column, but the last line lacks the final empty one, as in ss): rendering just
-   * cycles through the columns, as ss's does.
+   * Bytes of the cells buffered since the last render, in order, enabled columns only (every
+   * line has one per column, but the last line lacks the final empty one, as in ss):
+   * rendering just cycles through the columns, as ss's does.
    */
-  private cells: string[] = [];
-  /** Byte length of each buffered cell, parallel to `cells`. */
-  private lens: number[] = [];
+  private data = Buffer.allocUnsafe(INITIAL_CELL_BYTES);
+  /** End of the bytes used in `data`. */
+  private dataEnd = 0;
+  /**
+   * Where each buffered cell starts in `data`, and its byte length as measured (and
+   * printed): typed arrays kept across renders, as plain arrays of 200k cells cost more to grow.
+   */
+  private starts = new Int32Array(INITIAL_CELLS);
+  private lens = new Int32Array(INITIAL_CELLS);
+  /** Number of cells buffered. */
+  private count = 0;
   // ss's buffer books: chunks in use, where the current cell starts, its length, the chunk's end.
   private chunks = 0;
   private tokenStart = 0;
@@ -107,7 +131,8 @@ export class TableRenderer {
     private readonly write: (text: Buffer) => void,
   ) {
     this.screenWidth = opts.screenWidth;
-    const col = (key: keyof Row | undefined, header: string, ldelim: string, align: Align, disabled = false): Column => ({ key, header, ldelim, align, disabled, maxLen: 0, width: 0 });
+    let position = 0;
+    const col = (key: keyof Row | undefined, header: string, ldelim: string, align: Align, disabled = false): Column => ({ key, header, ldelim, align, disabled, maxLen: 0, width: 0, position: position++ });
     this.columns = [
       col('netid', 'Netid', '', 'left', !opts.netid),
       col('state', 'State', ' ', 'left', !opts.state),
@@ -130,13 +155,12 @@ export class TableRenderer {
     this.startLine();
     for (const c of this.enabled) {
       if (c.key === undefined) break;
-      this.cell(c.header, true, true);
-      this.measure(c, this.lens[this.lens.length - 1]);
+      this.cell(c.header, true, 0);
+      this.measure(c, this.lastLen());
       this.nextToken();
     }
     // ss's cursor now rests on the last column's (empty) cell.
-    this.cells.push('');
-    this.lens.push(0);
+    this.emptyCell();
     this.open = 'proc';
   }
 
@@ -144,10 +168,9 @@ export class TableRenderer {
   row(r: Row): void {
     if (this.open === 'ext') {
       // The previous row's last cell is measured only now, and its line gets the empty last column.
-      this.measure(this.enabled[this.extIndex], this.lens[this.lens.length - 1]);
+      this.measure(this.enabled[this.extIndex], this.lastLen());
       this.nextToken();
-      this.cells.push('');
-      this.lens.push(0);
+      this.emptyCell();
       this.open = 'proc';
     }
     if (this.open === 'proc') {
@@ -155,18 +178,17 @@ export class TableRenderer {
       else this.nextToken();
     }
     this.startLine();
+    // Named reads (one shape) rather than r[column key], which V8 cannot make fast.
+    const values = [r.netid, r.state, r.recvQ, r.sendQ, r.localAddr, r.localPort, r.peerAddr, r.peerPort];
     for (let i = 0; i < this.extIndex; i++) {
       const c = this.enabled[i];
-      const key = c.key as keyof Row;
-      const queue = key === 'recvQ' || key === 'sendQ';
-      // Addresses, ports (service and process names) can hold UTF-8; the other cells are ASCII.
-      const ascii = queue || key === 'netid' || key === 'state';
-      this.cell(queue ? r[key].padEnd(6) : r[key], true, ascii);
-      this.measure(c, this.lens[this.lens.length - 1]);
+      // ss prints the queues with %-6d.
+      this.cell(values[c.position], true, c.key === 'recvQ' || c.key === 'sendQ' ? 6 : 0);
+      this.measure(c, this.lastLen());
       this.nextToken();
     }
     // ss writes nothing at all into the last cell when the row has no extra text.
-    this.cell(r.process, r.process.length > 0, false);
+    this.cell(r.process, r.process.length > 0, 0);
     this.open = 'ext';
   }
 
@@ -184,20 +206,59 @@ export class TableRenderer {
     if (this.chunks === 0) this.newChunk();
   }
 
-  /** Writes one cell into the current token; `written` says whether ss calls out() for it at all. */
-  private cell(text: string, written: boolean, ascii: boolean): void {
-    let len = ascii ? text.length : byteLength(text);
+  /**
+   * Writes one cell into the current token, padded with spaces to `minLen` bytes; `written`
+   * says whether ss calls out() for it at all.
+   */
+  private cell(text: string, written: boolean, minLen: number): void {
+    const start = this.dataEnd;
+    let len = 0;
     if (written) {
+      if (this.data.length - start < text.length * 3 + minLen) this.grow(text.length * 3 + minLen);
+      const data = this.data;
+      len = text.length === 0 ? 0 : (data as unknown as NodeBuffer).utf8Write(text, start);
+      while (len < minLen) data[start + len++] = 0x20;
+      this.dataEnd = start + len;
       // ss moves a token that does not fit (with room for vsnprintf's NUL) to a new chunk.
       if (this.tokenStart !== 0 && this.chunkEnd + len >= CHUNK_DATA) this.newChunk();
+      // ss cuts what does not fit (bytes, not characters).
       len = Math.min(len, CHUNK_DATA - this.chunkEnd, TOKEN_MAX);
       this.tokenLen = len;
       this.chunkEnd += len;
-    } else {
-      len = 0;
     }
-    this.cells.push(text);
-    this.lens.push(len);
+    this.push(start, len);
+  }
+
+  private push(start: number, len: number): void {
+    const k = this.count;
+    if (k === this.lens.length) {
+      const starts = new Int32Array(k * 2);
+      starts.set(this.starts);
+      this.starts = starts;
+      const lens = new Int32Array(k * 2);
+      lens.set(this.lens);
+      this.lens = lens;
+    }
+    this.starts[k] = start;
+    this.lens[k] = len;
+    this.count = k + 1;
+  }
+
+  /** Byte length of the last buffered cell. */
+  private lastLen(): number {
+    return this.lens[this.count - 1];
+  }
+
+  /** The empty last cell of a line (ss never writes into it). */
+  private emptyCell(): void {
+    this.push(this.dataEnd, 0);
+  }
+
+  /** Makes room for `more` bytes of cells (only a cell longer than ss's whole buffer needs it). */
+  private grow(more: number): void {
+    const bigger = Buffer.allocUnsafe(Math.max(this.data.length * 2, this.dataEnd + more));
+    this.data.copy(bigger, 0, 0, this.dataEnd);
+    this.data = bigger;
   }
 
   private measure(c: Column, len: number): void {
@@ -271,11 +332,13 @@ export class TableRenderer {
   }
 
   private render(): void {
-    if (this.cells.length === 0) return;
+    const count = this.count;
+    if (count === 0) return;
     this.calcWidths();
     const enabled = this.enabled;
     const last = enabled.length - 1;
-    const cells = this.cells;
+    const data = this.data;
+    const starts = this.starts;
     const lens = this.lens;
     // ss starts at the first column with a width, then cycles through the enabled columns.
     let first = 0;
@@ -285,7 +348,7 @@ export class TableRenderer {
     let size = 0;
     let f = first;
     let lineStarted = false;
-    for (let k = 0; k < cells.length; k++) {
+    for (let k = 0; k < count; k++) {
       const c = enabled[f];
       let printed = lineStarted ? c.ldelim.length : 0;
       lineStarted = true;
@@ -306,7 +369,7 @@ export class TableRenderer {
     let pos = 0;
     f = first;
     lineStarted = false;
-    for (let k = 0; k < cells.length; k++) {
+    for (let k = 0; k < count; k++) {
       const c = enabled[f];
       let printed = 0;
       if (lineStarted && c.ldelim.length > 0) {
@@ -323,10 +386,11 @@ export class TableRenderer {
           printed += sp;
         }
       }
-      if (len > 0) {
-        const text = cells[k];
-        // Byte length equal to the string length means ASCII (and nothing cut).
-        pos += len === text.length ? buf.write(text, pos, len, 'latin1') : buf.write(text, pos, len, 'utf8');
+      if (len >= SHORT_COPY) {
+        data.copy(buf, pos, starts[k], starts[k] + len);
+        pos += len;
+      } else {
+        for (let i = starts[k], e = i + len; i < e; i++) buf[pos++] = data[i];
       }
       printed += len;
       if (c.width && c.align === 'left' && c.width > printed) {
@@ -342,8 +406,8 @@ export class TableRenderer {
       }
     }
     if (lineStarted) buf[pos++] = 0x0a;
-    this.cells = [];
-    this.lens = [];
+    this.dataEnd = 0;
+    this.count = 0;
     this.chunks = 0;
     this.tokenStart = 0;
     this.tokenLen = 0;
