@@ -1,4 +1,5 @@
-import { interfaceIndexes, cgroupIdOf, cgroup2Mount } from '../lib/filter/resolve';
+import { interfaceIndexes, cgroupIdOf } from '../lib/filter/resolve';
+import { cgroup2Mount } from '../lib/proc/mounts';
 import { statSync, readdirSync, existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { createNetns, describeRoot, Netns } from './helpers/netns';

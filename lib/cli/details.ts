@@ -9,7 +9,8 @@
  * what is printed is decided by the options, as ss decides it by what it asked for.
  * @module
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
+import { cgroup2Mount } from '../proc/mounts';
 import type { Socket } from '../diag/socket';
 import type { InetSocket } from '../diag/inet';
 import { tcpInfo, type TcpInfo } from '../diag/inet/tcp-info';
@@ -500,19 +501,7 @@ export interface CgroupResolverOptions {
  * number); ids not found there, or no cgroup2 mount at all, give `unreachable:HEX`.
  */
 export function cgroupPathResolver(options: CgroupResolverOptions = {}): (id: bigint) => string {
-  let mount: string | undefined;
-  try {
-    for (const line of readFileSync(options.mountsFile ?? '/proc/self/mounts', 'utf8').split('\n')) {
-      const [, dir, type] = line.split(' ');
-      if (type !== 'cgroup2') continue;
-      const path = dir.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
-      if (options.sysRemounted && (path === '/sys' || path.startsWith('/sys/'))) continue;
-      mount = path;
-      break;
-    }
-  } catch {
-    mount = undefined;
-  }
+  const mount = cgroup2Mount({ mountsFile: options.mountsFile, skipSys: options.sysRemounted });
   const paths = new Map<bigint, string>();
   let walked = false;
   const walk = (): void => {

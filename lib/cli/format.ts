@@ -11,7 +11,8 @@ import type { NetlinkSocket } from '../diag/netlink';
 import type { PacketSocket } from '../diag/packet';
 import type { Row } from './table';
 import { socketDetails } from './details';
-import { ephemeralPortRange, ipProtocolName, linkProtocolName, netlinkProtocolName, serviceByPort } from './names';
+import { ipProtocolName, linkProtocolName, netlinkProtocolName, serviceByPort } from './names';
+import { ownPortRange } from '../proc/sysctl';
 import { readFileSync } from 'node:fs';
 
 /** What the row formatter needs from the command line. Flags not given are off. */
@@ -140,7 +141,7 @@ function portText(port: number, proto: string | undefined, o: FormatOptions): st
   if (port === 0) return '*';
   if (o.numeric) return String(port);
   if (proto === 'raw') return ipProtocolName(port);
-  const [lo, hi] = o.ephemeralPorts ?? ephemeralPortRange();
+  const [lo, hi] = o.ephemeralPorts ?? ownPortRange();
   if (port >= lo && port <= hi) return String(port);
   return serviceByPort(port, proto) ?? String(port);
 }

@@ -129,18 +129,3 @@ export function ipProtocolName(protocol: number): string {
   }
   return protocols.get(protocol) ?? `ipproto-${protocol}`;
 }
-
-let ephemeral: readonly [number, number] | undefined;
-
-/** The local port range ss never names (`ip_local_port_range`; 1024–4999 when unreadable, as ss). */
-export function ephemeralPortRange(): readonly [number, number] {
-  if (ephemeral === undefined) {
-    try {
-      const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'latin1').trim().split(/\s+/).map(Number);
-      ephemeral = Number.isInteger(lo) && Number.isInteger(hi) ? [lo, hi] : [1024, 4999];
-    } catch {
-      ephemeral = [1024, 4999];
-    }
-  }
-  return ephemeral;
-}

@@ -10,7 +10,7 @@
  * the raw bytes in that case, which only shows when the condition is negated.
  * @module
  */
-import { readFileSync } from 'node:fs';
+import { ownPortRange } from '../proc/sysctl';
 import type { Socket } from '../diag/socket';
 import type { InetSocket } from '../diag/inet';
 import { parseAddressInto } from '../diag/inet/address';
@@ -36,18 +36,8 @@ export interface EvaluateContext {
   autobound?(socket: Socket): boolean | undefined;
 }
 
-let defaultRange: [number, number] | undefined;
 function ephemeralRange(ctx: EvaluateContext | undefined): readonly [number, number] {
-  if (ctx?.ephemeralPorts) return ctx.ephemeralPorts;
-  if (!defaultRange) {
-    try {
-      const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
-      defaultRange = Number.isInteger(lo) && Number.isInteger(hi) ? [lo, hi] : [1024, 4999];
-    } catch {
-      defaultRange = [1024, 4999];
-    }
-  }
-  return defaultRange;
+  return ctx?.ephemeralPorts ?? ownPortRange();
 }
 
 // Address text → 16 bytes (v4 in the first 4). Dumps repeat a few addresses: cache them.

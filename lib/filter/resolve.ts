@@ -3,7 +3,9 @@
  * interface indexes, in the namespace being listed, and cgroup paths to cgroup v2 ids.
  * @module
  */
-import { statSync, readFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { cgroup2Mount } from '../proc/mounts';
+import { ownPortRange, parsePortRange, PORT_RANGE_FILE } from '../proc/sysctl';
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { Channel, runDump, DumpStats, NetnsRef, netnsPath } from '../netlink/channel';
@@ -47,16 +49,6 @@ export async function interfaceIndexes(netns?: NetnsRef): Promise<Map<string, nu
   }
 }
 
-/** Where cgroup2 is mounted in this mount namespace (the first such mount, as ss picks it). */
-export function cgroup2Mount(): string | undefined {
-  try {
-    const line = readFileSync('/proc/self/mounts', 'utf8').split('\n').find((l) => l.split(' ')[2] === 'cgroup2');
-    return line?.split(' ')[1];
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * The cgroup v2 id that `cgroup PATH` names, resolved as ss does: PATH as a file system path
  * first (absolute, or relative to the working directory), then relative to the cgroup2
@@ -75,26 +67,14 @@ export function cgroupIdOf(cgroupPath: string, mount: string | undefined = cgrou
   return inode(cgroupPath) ?? (mount === undefined ? undefined : inode(path.join(mount, cgroupPath)));
 }
 
-function parseRange(text: string): [number, number] | undefined {
-  const [lo, hi] = text.trim().split(/\s+/).map(Number);
-  return Number.isInteger(lo) && Number.isInteger(hi) ? [lo, hi] : undefined;
-}
-
 /**
  * net.ipv4.ip_local_port_range of a namespace, which ss's `autobound` rule uses. A sysctl
  * shows the namespace of whoever opens it, so another namespace's is read by a short
  * `nsenter` child (only when a filter says `autobound`); undefined when that fails.
  */
 export async function ephemeralPortRange(netns?: NetnsRef): Promise<[number, number] | undefined> {
-  const file = '/proc/sys/net/ipv4/ip_local_port_range';
-  if (netns === undefined) {
-    try {
-      return parseRange(readFileSync(file, 'utf8'));
-    } catch {
-      return undefined;
-    }
-  }
+  if (netns === undefined) return [...ownPortRange()];
   return new Promise((resolve) => {
-    execFile('nsenter', [`--net=${netnsPath(netns)}`, 'cat', file], { timeout: 5000 }, (err, stdout) => resolve(err ? undefined : parseRange(stdout)));
+    execFile('nsenter', [`--net=${netnsPath(netns)}`, 'cat', PORT_RANGE_FILE], { timeout: 5000 }, (err, stdout) => resolve(err ? undefined : parsePortRange(stdout)));
   });
 }
