@@ -2,10 +2,9 @@
  * A world-readable copy of the built library (dist/, node-gyp-build and the addon) for child
  * processes that drop privileges: they cannot read a checkout under a private directory.
  */
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, copyFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, statSync, copyFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { addonForChildren } from './native';
+import { addonForChildren, processTmpDir } from './native';
 
 const ROOT = path.join(__dirname, '..', '..');
 let copy: string | undefined;
@@ -16,14 +15,6 @@ function makeReadable(p: string): void {
   if (st.isDirectory()) for (const f of readdirSync(p)) makeReadable(path.join(p, f));
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * The directory of the copy (`dist/`, `node_modules/node-gyp-build/`, `build/Release/`, and the
@@ -35,14 +26,8 @@ export function libForChildren(): string {
   if (copy !== undefined) return copy;
   const dist = path.join(ROOT, 'dist');
   if (!existsSync(path.join(dist, 'api', 'destroy.js'))) throw new Error(`${dist}/api/destroy.js is missing: build first (npm run compile)`);
-  for (const name of readdirSync(tmpdir())) {
-    const m = /^sockdiag-lib-(\d+)$/.exec(name);
-    if (m && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]))) rmSync(path.join(tmpdir(), name), { recursive: true, force: true });
-  }
-  const dir = path.join(tmpdir(), `sockdiag-lib-${process.pid}`);
-  rmSync(dir, { recursive: true, force: true });
+  const dir = processTmpDir('sockdiag-lib');
   mkdirSync(path.join(dir, 'build', 'Release'), { recursive: true });
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   cpSync(dist, path.join(dir, 'dist'), { recursive: true });
   cpSync(path.dirname(require.resolve('node-gyp-build/package.json')), path.join(dir, 'node_modules', 'node-gyp-build'), { recursive: true });
   copyFileSync(addonForChildren(), path.join(dir, 'build', 'Release', 'sockdiag.node'));

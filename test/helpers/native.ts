@@ -8,12 +8,29 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { Channel, Datagrams } from '../../lib/netlink/channel';
-import { runCommand, type ExecResult, type Netns } from './netns';
+import { pidAlive, runCommand, type ExecResult, type Netns } from './netns';
 
 export const FIXTURES = path.join(__dirname, '..', 'fixtures');
 const ROOT = path.join(__dirname, '..', '..');
 
 let addonCopy: string | undefined;
+
+/**
+ * /tmp/<prefix>-<pid>, made fresh for this process and removed when it exits; copies left by
+ * earlier runs whose process is gone are removed first.
+ */
+export function processTmpDir(prefix: string): string {
+  const own = new RegExp(`^${prefix}-(\\d+)$`);
+  for (const name of readdirSync(tmpdir())) {
+    const m = own.exec(name);
+    if (m && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]))) rmSync(path.join(tmpdir(), name), { recursive: true, force: true });
+  }
+  const dir = path.join(tmpdir(), `${prefix}-${process.pid}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 /**
  * The addon file the child scripts load: SOCKDIAG_ADDON when set, else the one lib loads
@@ -24,14 +41,8 @@ let addonCopy: string | undefined;
  */
 export function addonForChildren(): string {
   if (addonCopy !== undefined) return addonCopy;
-  for (const name of readdirSync(tmpdir())) {
-    const m = /^sockdiag-addon-(\d+)$/.exec(name);
-    if (m && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]))) rmSync(path.join(tmpdir(), name), { recursive: true, force: true });
-  }
-  const dir = path.join(tmpdir(), `sockdiag-addon-${process.pid}`);
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const dir = processTmpDir('sockdiag-addon');
   chmodSync(dir, 0o755);
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   // While that rebuild runs there may be no addon at all for a moment: wait for one that
   // loads (up to 2 minutes) rather than fail.
   const deadline = Date.now() + 120_000;
@@ -54,14 +65,6 @@ export function addonForChildren(): string {
   }
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export const fdCount = (): number => readdirSync('/proc/self/fd').length;
 export const threadCount = (): number => readdirSync('/proc/self/task').length;

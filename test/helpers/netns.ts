@@ -253,7 +253,8 @@ function ipSync(args: string[]): { status: number | null; stdout: string; stderr
   return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether a process exists (EPERM: it does, but is not ours to signal). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
