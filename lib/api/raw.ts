@@ -15,7 +15,7 @@
 import { Channel, statusError } from '../netlink/channel';
 import { NLMSG, NLM_F, NLMSG_HDRLEN, readHeader, decodeStatus, nlmsghdr } from '../netlink/message';
 import { offsetsOf } from '../netlink/offsets';
-import { align4, NLA_HDRLEN, NLA_TYPE_MASK } from '../netlink/attributes';
+import { align4, NLA_HDRLEN, findAttribute } from '../netlink/attributes';
 import { AbortError, DecodeError, SockdiagError } from '../errors';
 import { AF, IPPROTO, ProtocolName, SOCK_DIAG_BY_FAMILY } from '../diag/constants';
 import type { DumpPlan } from '../diag/families';
@@ -263,13 +263,8 @@ const KNOWN_INET = new Set<number>(Object.values(INET_PROTOCOLS));
 
 /** INET_DIAG_PROTOCOL of a message, or -1; a malformed attribute list is left to the decoder to report. */
 function protocolAttribute(b: Buffer, off: number, end: number): number {
-  for (let at = off; at + NLA_HDRLEN <= end; ) {
-    const len = b.readUInt16LE(at);
-    if (len < NLA_HDRLEN || at + len > end) return -1;
-    if ((b.readUInt16LE(at + 2) & NLA_TYPE_MASK) === INET_DIAG_PROTOCOL && len > NLA_HDRLEN) return b[at + NLA_HDRLEN];
-    at += align4(len);
-  }
-  return -1;
+  const at = findAttribute(b, off, end, INET_DIAG_PROTOCOL);
+  return at >= 0 && b.readUInt16LE(at) > NLA_HDRLEN ? b[at + NLA_HDRLEN] : -1;
 }
 
 type Decoder = (b: Buffer, off: number, len: number) => Socket | undefined;

@@ -183,6 +183,21 @@ export interface AttrStats {
 }
 
 /**
+ * Where the first attribute of `type` between `off` and `end` starts (its header), or -1.
+ * For hot paths that need one attribute without decoding the rest; framing that does not
+ * hold (a length below the header or past `end`) ends the search.
+ */
+export function findAttribute(b: Buffer, off: number, end: number, type: number): number {
+  for (let at = off; at + NLA_HDRLEN <= end; ) {
+    const len = b.readUInt16LE(at);
+    if (len < NLA_HDRLEN || at + len > end) return -1;
+    if ((b.readUInt16LE(at + 2) & NLA_TYPE_MASK) === type) return at;
+    at += align4(len);
+  }
+  return -1;
+}
+
+/**
  * Walks the attributes in `b[off, end)` and stores each decoded payload on `target`
  * under its table name. Unknown types are appended raw to `target.unknown`; for
  * duplicated types the first one wins (as in ss). Throws {@link DecodeError} on a bad length.

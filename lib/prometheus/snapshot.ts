@@ -10,7 +10,7 @@ import { streamSockets } from '../api/list';
 import type { ListOptions } from '../api/options';
 import { Channel, runDump, type DumpStats, type NetnsRef } from '../netlink/channel';
 import { NLMSG_HDRLEN } from '../netlink/message';
-import { NLA_HDRLEN, NLA_TYPE_MASK, align4 } from '../netlink/attributes';
+import { NLA_HDRLEN, findAttribute } from '../netlink/attributes';
 import { ALL_PROTOCOLS } from '../diag/families';
 import { AF, IPPROTO, DEFAULT_STATES_MASK, STATE_NAMES, STATE_NUMBERS, type ProtocolName, type SocketState } from '../diag/constants';
 import type { Socket } from '../diag/socket';
@@ -231,20 +231,12 @@ const ATTRS_START = NLMSG_HDRLEN + inetDiagMsg.size;
  * sockets; these six reads cost a tenth of that.
  */
 function readTcpCounters(b: Buffer, off: number, len: number, out: TcpCounters): boolean {
-  const end = off + len;
-  let o = off + ATTRS_START;
-  while (o + NLA_HDRLEN <= end) {
-    const alen = b.readUInt16LE(o);
-    if (alen < NLA_HDRLEN || o + alen > end) return false;
-    if ((b.readUInt16LE(o + 2) & NLA_TYPE_MASK) === INFO_TYPE) {
-      const p = o + NLA_HDRLEN;
-      const n = alen - NLA_HDRLEN;
-      for (const f of COUNTER_FIELDS) out[f.name] = f.offset + f.size > n ? 0 : f.size === 1 ? b[p + f.offset] : b.readUInt32LE(p + f.offset);
-      return true;
-    }
-    o += align4(alen);
-  }
-  return false;
+  const at = findAttribute(b, off + ATTRS_START, off + len, INFO_TYPE);
+  if (at < 0) return false;
+  const p = at + NLA_HDRLEN;
+  const n = b.readUInt16LE(at) - NLA_HDRLEN;
+  for (const f of COUNTER_FIELDS) out[f.name] = f.offset + f.size > n ? 0 : f.size === 1 ? b[p + f.offset] : b.readUInt32LE(p + f.offset);
+  return true;
 }
 
 /**
