@@ -99,6 +99,8 @@ Object.defineProperty(AbortError.prototype, 'name', { value: 'AbortError', enume
 /** The errno name of a (positive or negative) errno number, e.g. `-2` → `'ENOENT'`. */
 export function errnoName(errno: number): string {
   const neg = errno > 0 ? -errno : errno;
+  // Linux gives 95 two names; Node picks ENOTSUP, the kernel's socket code (and ss) say EOPNOTSUPP.
+  if (neg === -95) return 'EOPNOTSUPP';
   try {
     return getSystemErrorName(neg);
   } catch {

@@ -277,9 +277,7 @@ export function encodeDestroyRequest(socket: Socket): Buffer {
 function notSupported(errno: number, syscall: string, context: ErrorContext, detail: string): NotSupportedError {
   const err = new NotSupportedError(errno, syscall, context);
   // NotSupportedError's own wording is about dumps (a missing module); say what failed instead.
-  // Linux gives errno 95 two names; the kernel's destroy code (and ss) say EOPNOTSUPP.
-  err.code = 'EOPNOTSUPP';
-  err.message = new SockdiagSystemError(errno, syscall, context, detail).message.replace(/^(\S+) ENOTSUP\b/, '$1 EOPNOTSUPP');
+  err.message = new SockdiagSystemError(errno, syscall, context, detail).message;
   return err;
 }
 
