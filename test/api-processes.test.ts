@@ -9,7 +9,7 @@
  * SELinux is off on this machine, so the "on" paths of the context lookups run on a
  * made-up /proc tree (fd links, stat, attr/current and a security.selinux xattr).
  */
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -18,7 +18,7 @@ import { listSockets } from '../lib/api/list';
 import { scanProcesses, processScanOptions } from '../lib/proc/processes';
 import { kernelContext, processContext, selinuxEnabled, SELINUX_UNAVAILABLE } from '../lib/proc/selinux';
 import type { Socket } from '../lib/diag/socket';
-import { createNetns, describeRoot, pythonBinary, runCommand, Netns, Population } from './helpers/netns';
+import { createNetns, describeRoot, pythonBinary, runCommand, startPython, Netns, Population, type Helper } from './helpers/netns';
 
 const SS_SHELL = 'mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null; exec ss "$@"';
 
@@ -54,36 +54,6 @@ function libOwners(sockets: readonly Socket[]): Map<number, string[]> {
     out.set(s.inode, s.processes.map((p) => owner(p.command, p.pid, p.tid, p.fd)).sort());
   }
   return out;
-}
-
-interface Helper {
-  child: ChildProcessWithoutNullStreams;
-  info: Record<string, unknown>;
-  stop(): Promise<void>;
-}
-
-/** Runs a python script inside the namespace until stopped; resolves with its first JSON line. */
-function startPython(ns: Netns, script: string): Promise<Helper> {
-  const child = spawn('ip', ['netns', 'exec', ns.name, pythonBinary(), '-c', script], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
-  const stop = async (): Promise<void> => {
-    child.stdin.end();
-    const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(t);
-  };
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    child.stdout.on('data', (b: Buffer) => {
-      out += b.toString();
-      const nl = out.indexOf('\n');
-      if (nl >= 0) resolve({ child, info: JSON.parse(out.slice(0, nl)) as Record<string, unknown>, stop });
-    });
-    child.on('close', (code) => reject(new Error(`helper exited ${code} before its JSON line: ${err}`)));
-    child.stdin.on('error', () => undefined);
-  });
 }
 
 // Three renamed threads; thread 2 unshares its fd table (CLONE_FILES) and opens a socket of its own.

@@ -8,7 +8,7 @@
  *     selection equals the unfiltered dump filtered by `matchesFilter`;
  * (c) the evaluator on non-inet families, and fnmatch.
  */
-import { spawn, execFile, ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import fc from 'fast-check';
 import type { FilterExpr, Host, InetHost, PortOp, StateClause } from '../lib/filter/ast';
@@ -17,7 +17,7 @@ import { matchesFilter, fnmatch, EvaluateContext } from '../lib/filter/evaluate'
 import { Channel, runDump, DumpStats } from '../lib/netlink/channel';
 import { encodeInetRequest, decodeInetMessage, InetSocket } from '../lib/diag/inet';
 import type { Socket } from '../lib/diag/socket';
-import { createNetns, describeRoot, Netns, pythonBinary } from './helpers/netns';
+import { createNetns, describeRoot, startPython, Netns, type Helper } from './helpers/netns';
 
 // ---------------------------------------------------------------------------------------
 // AST shorthands (the parser is another helper's work: ASTs are built by hand here).
@@ -303,25 +303,13 @@ sys.stdin.read()
 
 interface Live {
   ns: Netns;
-  proc: ChildProcessWithoutNullStreams;
+  helper: Helper;
   special: bigint;
 }
 
 async function startPopulation(ns: Netns): Promise<Live> {
-  const proc = spawn('ip', ['netns', 'exec', ns.name, pythonBinary(), '-c', POPULATION], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let err = '';
-  proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const line = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    proc.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const nl = out.indexOf('\n');
-      if (nl >= 0) resolve(out.slice(0, nl));
-    });
-    proc.on('close', (code) => reject(new Error(`population exited ${code}: ${err}`)));
-  });
-  const info = JSON.parse(line) as { special: string; count: number };
-  return { ns, proc, special: BigInt(info.special) };
+  const helper = await startPython(ns, POPULATION);
+  return { ns, helper, special: BigInt(helper.info.special as string) };
 }
 
 /** One TCP dump of `family` with an optional program; resolves to the sockets. */
@@ -366,7 +354,7 @@ describeRoot('filter bytecode against ss and the kernel', () => {
   afterAll(async () => {
     ch4?.close();
     ch6?.close();
-    live?.proc.stdin.end();
+    await live?.helper.stop();
     await live?.ns.destroy();
   });
 

@@ -26,7 +26,7 @@
  *
  * FILTER_PROPERTY_RUNS (default 150) and FC_SEED replay or widen a run.
  */
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fc from 'fast-check';
 import { listSockets } from '../lib';
 import type { Filter, FilterExpr, InetHost, PortOp, StateClause, StateWord } from '../lib/filter/ast';
@@ -38,7 +38,7 @@ import { ALL_STATES_MASK, STATE_NUMBERS } from '../lib/diag/constants';
 import type { InetSocket } from '../lib/diag/inet';
 import { formatIPv6, parseAddressInto } from '../lib/diag/inet/address';
 import type { Socket } from '../lib/diag/socket';
-import { createNetns, describeRoot, pythonBinary, type Netns, type Population } from './helpers/netns';
+import { createNetns, describeRoot, startPython, type Helper, type Netns, type Population } from './helpers/netns';
 
 type Fam = 'inet' | 'inet6';
 const FAMS: readonly Fam[] = ['inet', 'inet6'];
@@ -128,24 +128,13 @@ sys.stdin.read()
 `;
 
 interface Holder {
-  proc: ChildProcessWithoutNullStreams;
+  helper: Helper;
   count: number;
 }
 
 async function startHolder(ns: Netns): Promise<Holder> {
-  const proc = spawn('ip', ['netns', 'exec', ns.name, pythonBinary(), '-c', POPULATION], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let err = '';
-  proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const line = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    proc.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const nl = out.indexOf('\n');
-      if (nl >= 0) resolve(out.slice(0, nl));
-    });
-    proc.on('close', (code) => reject(new Error(`population exited ${code}: ${err}`)));
-  });
-  return { proc, count: (JSON.parse(line) as { count: number }).count };
+  const helper = await startPython(ns, POPULATION);
+  return { helper, count: helper.info.count as number };
 }
 
 function run(cmd: string, args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
@@ -315,7 +304,7 @@ describeRoot('filter property: listSockets (kernel + recheck) = matchesFilter = 
   }, 120_000);
 
   afterAll(async () => {
-    holder?.proc.stdin.end();
+    await holder?.helper.stop();
     await pop?.stop();
     await ns?.destroy();
   });

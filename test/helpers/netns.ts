@@ -526,3 +526,34 @@ function startPopulation(nsName: string, spec: PopulationSpec): Promise<Populati
     });
   });
 }
+
+/** A script started by {@link startPython}. */
+export interface Helper {
+  child: ChildProcessWithoutNullStreams;
+  info: Record<string, unknown>;
+  stop(): Promise<void>;
+}
+
+/** Runs a python script inside the namespace until stopped; resolves with its first JSON line. */
+export function startPython(ns: Netns, script: string): Promise<Helper> {
+  const child = spawn('ip', ['netns', 'exec', ns.name, pythonBinary(), '-c', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  const stop = async (): Promise<void> => {
+    child.stdin.end();
+    const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(t);
+  };
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+      const nl = out.indexOf('\n');
+      if (nl >= 0) resolve({ child, info: JSON.parse(out.slice(0, nl)) as Record<string, unknown>, stop });
+    });
+    child.on('close', (code) => reject(new Error(`helper exited ${code} before its JSON line: ${err}`)));
+    child.stdin.on('error', () => undefined);
+  });
+}
