@@ -240,9 +240,12 @@ class Channel : public Napi::ObjectWrap<Channel> {
     struct sockaddr_nl kernel = {};
     kernel.nl_family = AF_NETLINK;
     ssize_t n;
-    do {
-      n = sendto(fd_, data, length, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel));
-    } while (n < 0 && errno == EINTR);
+    {
+      std::lock_guard<std::mutex> io(io_);
+      do {
+        n = sendto(fd_, data, length, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel));
+      } while (n < 0 && errno == EINTR);
+    }
     if (n < 0) throw SystemError(env, errno, "sendmsg");
     return env.Undefined();
   }
@@ -396,7 +399,11 @@ class Channel : public Napi::ObjectWrap<Channel> {
       msg.msg_namelen = sizeof(from);
       msg.msg_iov = &iov;
       msg.msg_iovlen = 1;
-      ssize_t n = recvmsg(fd_, &msg, MSG_DONTWAIT);
+      ssize_t n;
+      {
+        std::lock_guard<std::mutex> io(io_);
+        n = recvmsg(fd_, &msg, MSG_DONTWAIT);
+      }
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -482,6 +489,12 @@ class Channel : public Napi::ObjectWrap<Channel> {
   napi_env env_ = nullptr;
   std::thread thread_;
   std::mutex mu_;
+  // sendto and recvmsg never overlap. The kernel runs a dump's first part inside sendto; a
+  // recvmsg that reads that part before sendto has finished sees the dump still running,
+  // tries to continue it, finds it done and leaves EINVAL on the socket, which the next
+  // read (often of the next dump) then returns. A single-threaded reader such as ss cannot
+  // hit this; our receive thread can.
+  std::mutex io_;
   std::condition_variable cv_;
   bool wanted_ = false;     // JS has a read pending (guarded by mu_)
   bool delivered_ = false;  // a first batch went out: read ahead from now on (guarded by mu_)
