@@ -4,6 +4,8 @@
  */
 import { listSockets, FilterSyntaxError, and, or, state, dport, sport } from '../lib';
 import type { Filter, FilterExpr } from '../lib/filter/ast';
+import { prepareListing } from '../lib/api/list';
+import { TCPDIAG_GETSOCK } from '../lib/diag/constants';
 import { createNetns, describeRoot, Netns, Population } from './helpers/netns';
 import { runSs, SsTable } from './helpers/ss';
 
@@ -56,6 +58,26 @@ describeRoot('listSockets({ filter }) selects what ss selects', () => {
     const text = await listSockets({ netns: ns.name, protocols: ['tcp'], filter: `state established ( dport = :${listenPort} or sport = :${listenPort} )` });
     expect(built.map((s) => s.cookie).sort()).toEqual(text.map((s) => s.cookie).sort());
     expect(built.length).toBeGreaterThanOrEqual(400);
+  });
+
+  test('a filtered TCP listing of both families walks the table once and returns what two one-family listings return, IPv4 first', async () => {
+    const listing = await prepareListing({ netns: ns.name, protocols: ['tcp'], filter: 'dst 127.0.0.0/8 or src [::1]' }, { interrupted: false, duplicatesDropped: 0, unsupported: [] }, true);
+    expect(listing.dumps).toHaveLength(1);
+    expect(listing.dumps[0].plan.mixedFamilies).toBe(true);
+    expect(listing.dumps[0].plan.request.readUInt16LE(4)).toBe(TCPDIAG_GETSOCK);
+    for (const filter of ['dst 127.0.0.0/8 or src [::1]', `sport = :${listenPort} or dport = :${listenPort}`, 'not src 127.0.0.1']) {
+      const both = await listSockets({ netns: ns.name, protocols: ['tcp'], filter });
+      const v4 = await listSockets({ netns: ns.name, protocols: ['tcp'], families: ['inet'], filter });
+      const v6 = await listSockets({ netns: ns.name, protocols: ['tcp'], families: ['inet6'], filter });
+      expect(v4.length + v6.length).toBeGreaterThan(0);
+      // The population's sockets do not change between the three listings.
+      expect(both.map((s) => `${s.family} ${s.cookie}`).sort()).toEqual([...v4, ...v6].map((s) => `${s.family} ${s.cookie}`).sort());
+      const families = both.map((s) => s.family);
+      expect(families).toEqual([...families].sort((a, b) => (a === b ? 0 : a === 'inet' ? -1 : 1)));
+    }
+    // Unfiltered and streamed listings keep one dump per family (ss's order).
+    expect((await prepareListing({ protocols: ['tcp'] }, { interrupted: false, duplicatesDropped: 0, unsupported: [] }, true)).dumps).toHaveLength(2);
+    expect((await prepareListing({ protocols: ['tcp'], filter: 'dport = :1' }, { interrupted: false, duplicatesDropped: 0, unsupported: [] })).dumps).toHaveLength(2);
   });
 
   test('tcp (v4 and v6) and unix, for state words, ports, hosts, not, dev and autobound', async () => {

@@ -92,7 +92,7 @@ function filterOf(option: ListOptions['filter']): Filter | undefined {
   return toFilter(option);
 }
 
-function planInput(opts: ListOptions, filter: Filter | undefined, filterCtx?: EvaluateContext): PlanInput {
+function planInput(opts: ListOptions, filter: Filter | undefined, filterCtx: EvaluateContext | undefined, mixedFamilies: boolean): PlanInput {
   const fams = opts.families ?? ['inet', 'inet6'];
   for (const f of fams) if (f !== 'inet' && f !== 'inet6') throw new TypeError(`families must be 'inet' or 'inet6', got ${String(f)}`);
   let extensions: PlanInput['extensions'];
@@ -109,6 +109,7 @@ function planInput(opts: ListOptions, filter: Filter | undefined, filterCtx?: Ev
     inetFamilies: fams.map((f) => (f === 'inet' ? AF.INET : AF.INET6)),
     extensions,
     filtered: expr !== undefined,
+    mixedFamilies,
     compiled: expr === undefined
       ? undefined
       : (family) => {
@@ -138,12 +139,15 @@ export interface Listing {
   explicit: boolean;
 }
 
-/** @internal The dumps a listing's options ask for, with its filter parsed, resolved and compiled. */
-export async function prepareListing(opts: ListOptions, stats: ListingStats): Promise<Listing> {
+/**
+ * @internal The dumps a listing's options ask for, with its filter parsed, resolved and
+ * compiled. `mixedFamilies`: the caller accepts dumps that return both inet families mixed.
+ */
+export async function prepareListing(opts: ListOptions, stats: ListingStats, mixedFamilies = false): Promise<Listing> {
   const filter = filterOf(opts.filter);
   const expr = filter?.expr;
   const filterCtx = expr === undefined ? undefined : await filterContext(expr, opts.netns, typeof opts.filter === 'string' ? opts.filter : filterToString(filter!));
-  const input = planInput(opts, filter, filterCtx);
+  const input = planInput(opts, filter, filterCtx, mixedFamilies);
   const { protocols, explicit } = selectedProtocols(opts);
   const now = Date.now();
   const dumps: Listing['dumps'] = [];
@@ -255,7 +259,7 @@ const PARALLEL_DUMPS = 4;
 async function allSockets(opts: ListOptions, stats: ListingStats): Promise<Socket[]> {
   const signal = opts.signal;
   if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
-  const listing = await prepareListing(opts, stats);
+  const listing = await prepareListing(opts, stats, true);
   const results: Array<Socket[][] | undefined> = new Array(listing.dumps.length);
   const failed = new Set<ProtocolName>();
   const channels = new Set<Channel>();
@@ -299,7 +303,10 @@ async function allSockets(opts: ListOptions, stats: ListingStats): Promise<Socke
   for (let i = 0; i < results.length; i++) {
     const batches = results[i];
     if (batches === undefined || failed.has(listing.dumps[i].protocol)) continue;
-    for (const batch of batches) keepNew(batch, seen, stats, all);
+    if (listing.dumps[i].plan.mixedFamilies) {
+      // IPv4 first, as the two single-family dumps would have returned them.
+      for (const family of ['inet', 'inet6']) for (const batch of batches) keepNew(batch.filter((s) => s.family === family), seen, stats, all);
+    } else for (const batch of batches) keepNew(batch, seen, stats, all);
   }
   return all;
 }

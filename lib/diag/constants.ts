@@ -8,9 +8,15 @@
 export const SOCK_DIAG_BY_FAMILY = 20;
 /** `nlmsg_type` of a destroy request. */
 export const SOCK_DESTROY = 21;
+/**
+ * `nlmsg_type` of the original TCP dump request (`struct inet_diag_req`). The kernel still
+ * serves it, and it alone takes family AF_UNSPEC: one walk of the TCP tables for both families.
+ */
+export const TCPDIAG_GETSOCK = 18;
 
 /** Address families (AF_*). */
 export const AF = {
+  UNSPEC: 0,
   UNIX: 1,
   INET: 2,
   NETLINK: 16,

@@ -6,7 +6,7 @@
 import type { MessageDecoder } from '../netlink/channel';
 import type { ErrorContext } from '../errors';
 import { AF, ProtocolName } from './constants';
-import { encodeInetRequest, decodeInetMessage, INET_PROTOCOLS, InetExtension, InetProtocolName } from './inet';
+import { encodeInetRequest, encodeTcpBothFamiliesRequest, decodeInetMessage, INET_PROTOCOLS, InetExtension, InetProtocolName } from './inet';
 import { encodeUnixRequest, decodeUnixMessage } from './unix';
 import { encodePacketRequest, decodePacketMessage } from './packet';
 import { encodeNetlinkRequest, decodeNetlinkMessage } from './netlink';
@@ -29,6 +29,11 @@ export interface PlanInput {
   compiled?: (family: 'inet' | 'inet6') => CompiledFilter;
   /** Whether the listing has a filter expression at all. */
   filtered: boolean;
+  /**
+   * The caller takes both families' sockets from one dump (and restores their order
+   * itself): a filtered TCP listing of both families then walks the kernel's tables once.
+   */
+  mixedFamilies?: boolean;
 }
 
 /** One dump: the request, its decoder, and the words errors carry. */
@@ -38,23 +43,34 @@ export interface DumpPlan {
   context: ErrorContext;
   /** True when the kernel applies the whole filter expression (no userspace re-check needed). */
   exact: boolean;
+  /** True when the dump returns IPv4 and IPv6 sockets mixed, in the kernel's order. */
+  mixedFamilies?: boolean;
 }
 
 type Planner = (input: PlanInput) => DumpPlan[];
 
 function inetPlanner(name: InetProtocolName): Planner {
   const protocol = INET_PROTOCOLS[name];
-  return (input) =>
-    input.inetFamilies.map((family) => {
+  const decode: DumpPlan['decode'] = (b, off, len) => decodeInetMessage(b, off, len, protocol) as Socket;
+  return (input) => {
+    // A filtered dump's time is the kernel's walk of the whole table: for TCP, one walk
+    // can serve both families (the filter program is the same for both).
+    if (name === 'tcp' && input.mixedFamilies && input.filtered && input.inetFamilies.length === 2) {
+      const compiled = input.compiled?.('inet');
+      const request = encodeTcpBothFamiliesRequest({ states: input.states, extensions: input.extensions, bytecode: compiled?.bytecode });
+      return [{ request, decode, context: { operation: 'dump', family: 'inet+inet6', protocol: name }, exact: compiled ? compiled.exact : true, mixedFamilies: true }];
+    }
+    return input.inetFamilies.map((family) => {
       const familyName = family === AF.INET ? 'inet' : 'inet6';
       const compiled = input.compiled?.(familyName);
       return {
         request: encodeInetRequest({ family, protocol, states: input.states, extensions: input.extensions, bytecode: compiled?.bytecode }),
-        decode: (b, off, len) => decodeInetMessage(b, off, len, protocol) as Socket,
+        decode,
         context: { operation: 'dump', family: familyName, protocol: name },
         exact: compiled ? compiled.exact : true,
       };
     });
+  };
 }
 
 const CLOSED = 1 << STATE_NUMBERS.closed;

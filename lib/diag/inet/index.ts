@@ -7,12 +7,12 @@ import { decodeAttributes, checkAttributes, align4, NLA_HDRLEN, RawAttribute } f
 import { DecodeError } from '../../errors';
 import { checkMessage, encodeMessage, FamilyCheck } from '../../netlink/fixed-message';
 import { encodeStruct, viewOf, StructInput } from '../../netlink/struct';
-import { AF, IPPROTO, stateName, SOCK_DIAG_BY_FAMILY } from '../constants';
+import { AF, IPPROTO, stateName, SOCK_DIAG_BY_FAMILY, TCPDIAG_GETSOCK } from '../constants';
 import { requestMessage } from '../request';
 import type { BaseSocket, SocketProcess } from '../common/socket';
 import { formatIPv4, formatIPv6 } from './address';
 import { inetDiagAttributes, InetDiagAttributes, InetEndpoint, INET_DIAG_REQ, INET_DIAG_EXT, InetExtension } from './attributes';
-import { inetDiagMsg, inetDiagReqV2, inetDiagSockid } from './structs';
+import { inetDiagMsg, inetDiagReq, inetDiagReqV2, inetDiagSockid } from './structs';
 import type { TcpInfo } from './tcp-info';
 import type { MptcpInfo } from './mptcp-info';
 import { NLM_F } from '../../netlink/message';
@@ -141,12 +141,7 @@ export function encodeInetRequest(opts: InetRequestOptions): Buffer {
     }, b, off);
     if (opts.id) encodeStruct(inetDiagSockid, opts.id, b, off + REQ_ID_OFFSET);
     let at = off + reqSize;
-    if (bc) {
-      b.writeUInt16LE(NLA_HDRLEN + bc.length, at);
-      b.writeUInt16LE(INET_DIAG_REQ.BYTECODE, at + 2);
-      bc.copy(b, at + NLA_HDRLEN);
-      at += align4(NLA_HDRLEN + bc.length);
-    }
+    if (bc) at = writeBytecode(b, at, bc);
     if (wide) {
       b.writeUInt16LE(NLA_HDRLEN + 4, at);
       b.writeUInt16LE(INET_DIAG_REQ.PROTOCOL, at + 2);
@@ -155,6 +150,28 @@ export function encodeInetRequest(opts: InetRequestOptions): Buffer {
   }, opts.type ?? SOCK_DIAG_BY_FAMILY, opts.flags ?? NLM_F.REQUEST | NLM_F.DUMP);
 }
 
+/**
+ * A TCPDIAG_GETSOCK dump of TCP sockets of both families in one walk of the kernel's
+ * tables (a SOCK_DIAG_BY_FAMILY request names one family, so both need two walks). Replies
+ * are ordinary inet_diag messages, in the kernel's hash order with the families mixed.
+ * Takes the same state mask, extensions and bytecode as {@link encodeInetRequest}.
+ */
+export function encodeTcpBothFamiliesRequest(opts: Pick<InetRequestOptions, 'states' | 'extensions' | 'bytecode'>): Buffer {
+  const bc = opts.bytecode;
+  const attrsLen = bc ? align4(NLA_HDRLEN + bc.length) : 0;
+  return requestMessage(inetDiagReq.size + attrsLen, (b, off) => {
+    encodeStruct(inetDiagReq, { family: AF.UNSPEC, ext: extensionMask(opts.extensions), states: opts.states >>> 0 }, b, off);
+    if (bc) writeBytecode(b, off + inetDiagReq.size, bc);
+  }, TCPDIAG_GETSOCK);
+}
+
+/** Writes the INET_DIAG_REQ_BYTECODE attribute at `at`; returns where the next one goes. */
+function writeBytecode(b: Buffer, at: number, bc: Buffer): number {
+  b.writeUInt16LE(NLA_HDRLEN + bc.length, at);
+  b.writeUInt16LE(INET_DIAG_REQ.BYTECODE, at + 2);
+  bc.copy(b, at + NLA_HDRLEN);
+  return at + align4(NLA_HDRLEN + bc.length);
+}
 
 // Offsets of the fields read on the hot path, from the table (so there is one source).
 const M = Object.fromEntries(inetDiagMsg.fields.map((f) => [f.name, f.offset])) as Record<(typeof inetDiagMsg.fields)[number]['name'], number>;

@@ -30,6 +30,25 @@ export const inetDiagReqV2 = defineStruct('inet_diag_req_v2', 56, [
   { name: 'cookie', orig: 'id.idiag_cookie', type: 'u64', offset: 48 },
 ] as const);
 
+/**
+ * `struct inet_diag_req`: the original request, read by TCPDIAG_GETSOCK. Its family may be
+ * AF_UNSPEC (both families in one walk); `dbs` is unused.
+ */
+export const inetDiagReq = defineStruct('inet_diag_req', 60, [
+  { name: 'family', orig: 'idiag_family', type: 'u8', offset: 0 },
+  { name: 'srcLen', orig: 'idiag_src_len', type: 'u8', offset: 1 },
+  { name: 'dstLen', orig: 'idiag_dst_len', type: 'u8', offset: 2 },
+  { name: 'ext', orig: 'idiag_ext', type: 'u8', offset: 3 },
+  { name: 'sport', orig: 'id.idiag_sport', type: 'be16', offset: 4 },
+  { name: 'dport', orig: 'id.idiag_dport', type: 'be16', offset: 6 },
+  { name: 'src', orig: 'id.idiag_src', type: 'bytes', offset: 8, length: 16 },
+  { name: 'dst', orig: 'id.idiag_dst', type: 'bytes', offset: 24, length: 16 },
+  { name: 'ifindex', orig: 'id.idiag_if', type: 'u32', offset: 40 },
+  { name: 'cookie', orig: 'id.idiag_cookie', type: 'u64', offset: 44 },
+  { name: 'states', orig: 'idiag_states', type: 'u32', offset: 52 },
+  { name: 'dbs', orig: 'idiag_dbs', type: 'u32', offset: 56 },
+] as const);
+
 /** `struct inet_diag_msg`: the fixed part of every inet reply. */
 export const inetDiagMsg = defineStruct('inet_diag_msg', 72, [
   { name: 'family', orig: 'idiag_family', type: 'u8', offset: 0 },
