@@ -3,6 +3,9 @@
 //   descriptors that are sockets, with each owner's command name and, when asked, its
 //   SELinux contexts. Only syscalls and the "socket:[N]" test here; the inode map is
 //   built in TypeScript (lib/proc).
+// - runBpfIterator: loads a BPF iterator program built in TypeScript (lib/proc/bpf-owners.ts),
+//   attaches it, and returns every byte it writes: the same walk done inside the kernel,
+//   without a system call per descriptor. Only the bpf() calls and the read loop here.
 // - readNetFiles: whole files of /proc/net (sockstat, snmp, ...) as another network
 //   namespace sees them, read from a short-lived thread that enters it.
 
@@ -15,6 +18,8 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/bpf.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -387,10 +392,138 @@ Napi::Value ReadNetFiles(const Napi::CallbackInfo& info) {
   return p;
 }
 
+long Bpf(int cmd, union bpf_attr* attr) { return syscall(__NR_bpf, cmd, attr, sizeof(*attr)); }
+
+class BpfIteratorWorker : public Napi::AsyncWorker {
+ public:
+  BpfIteratorWorker(Napi::Env env, std::vector<uint8_t> insns, uint32_t attachBtfId)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), insns_(std::move(insns)), attachBtfId_(attachBtfId) {}
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    int prog = Load(false);
+    // The verifier's reasons are only asked for when it refused: logging slows every load.
+    if (prog < 0 && (err_ == EACCES || err_ == EINVAL)) prog = Load(true);
+    if (prog < 0) return;
+    union bpf_attr a;
+    memset(&a, 0, sizeof a);
+    a.link_create.prog_fd = prog;
+    a.link_create.attach_type = BPF_TRACE_ITER;
+    int link = static_cast<int>(Bpf(BPF_LINK_CREATE, &a));
+    if (link < 0) {
+      Fail("bpf(BPF_LINK_CREATE)");
+      close(prog);
+      return;
+    }
+    memset(&a, 0, sizeof a);
+    a.iter_create.link_fd = link;
+    int iter = static_cast<int>(Bpf(BPF_ITER_CREATE, &a));
+    if (iter < 0) Fail("bpf(BPF_ITER_CREATE)");
+    else {
+      size_t used = 0;
+      out_.resize(1 << 16);
+      for (;;) {
+        if (out_.size() - used < (1 << 15)) out_.resize(out_.size() * 2);
+        ssize_t n = read(iter, out_.data() + used, out_.size() - used);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+          Fail("read");
+          break;
+        }
+        if (n == 0) break;
+        used += static_cast<size_t>(n);
+      }
+      out_.resize(used);
+      close(iter);
+    }
+    close(link);
+    close(prog);
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (err_ != 0) {
+      deferred_.Reject(SystemError(env, err_, syscall_, log_).Value());
+      return;
+    }
+    deferred_.Resolve(Napi::Buffer<uint8_t>::Copy(env, out_.data(), out_.size()));
+  }
+
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  int Load(bool withLog) {
+    static const char license[] = "Dual MIT/GPL";  // the helpers it calls are GPL-only
+    union bpf_attr a;
+    memset(&a, 0, sizeof a);
+    a.prog_type = BPF_PROG_TYPE_TRACING;
+    a.expected_attach_type = BPF_TRACE_ITER;
+    a.attach_btf_id = attachBtfId_;
+    a.insns = reinterpret_cast<uint64_t>(insns_.data());
+    a.insn_cnt = static_cast<uint32_t>(insns_.size() / sizeof(struct bpf_insn));
+    a.license = reinterpret_cast<uint64_t>(license);
+    std::vector<char> log;
+    if (withLog) {
+      log.assign(1 << 16, '\0');
+      a.log_buf = reinterpret_cast<uint64_t>(log.data());
+      a.log_size = static_cast<uint32_t>(log.size());
+      a.log_level = 1;
+    }
+    int fd = static_cast<int>(Bpf(BPF_PROG_LOAD, &a));
+    if (fd < 0) {
+      Fail("bpf(BPF_PROG_LOAD)");
+      // The verifier's last lines say why it refused.
+      if (withLog) {
+        std::string text(log.data());
+        if (text.size() > 600) text = "..." + text.substr(text.size() - 600);
+        log_ = text;
+      }
+    } else {
+      err_ = 0;
+      syscall_ = "";
+    }
+    return fd;
+  }
+
+  void Fail(const char* syscall) {
+    err_ = errno;
+    syscall_ = syscall;
+  }
+
+  Napi::Promise::Deferred deferred_;
+  std::vector<uint8_t> insns_;
+  uint32_t attachBtfId_;
+  std::vector<uint8_t> out_;
+  std::string log_;
+  int err_ = 0;
+  const char* syscall_ = "";
+};
+
+// runBpfIterator(insns: Buffer, attachBtfId: number): Promise<Buffer>
+Napi::Value RunBpfIterator(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* usage = "runBpfIterator(insns: Buffer, attachBtfId: number)";
+  if (info.Length() < 2 || !info[0].IsBuffer() || !info[1].IsNumber()) throw Napi::TypeError::New(env, usage);
+  Napi::Buffer<uint8_t> insns = info[0].As<Napi::Buffer<uint8_t>>();
+  if (insns.Length() == 0 || insns.Length() % sizeof(struct bpf_insn) != 0) {
+    throw Napi::RangeError::New(env, "runBpfIterator: insns must be a non-empty whole number of 8-byte instructions");
+  }
+  double id = info[1].As<Napi::Number>().DoubleValue();
+  if (!(id > 0 && id <= 0xffffffff) || id != static_cast<double>(static_cast<uint32_t>(id))) {
+    throw Napi::RangeError::New(env, "runBpfIterator: attachBtfId must be a BTF type id (a positive 32-bit integer)");
+  }
+  BpfIteratorWorker* w = new BpfIteratorWorker(env, std::vector<uint8_t>(insns.Data(), insns.Data() + insns.Length()), static_cast<uint32_t>(id));
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
 }  // namespace
 
 // Adds this file's functions to the addon's exports (called from the module's Init).
 void InitProcScan(Napi::Env env, Napi::Object exports) {
   exports.Set("scanProcSockets", Napi::Function::New(env, ScanProcSockets, "scanProcSockets"));
   exports.Set("readNetFiles", Napi::Function::New(env, ReadNetFiles, "readNetFiles"));
+  exports.Set("runBpfIterator", Napi::Function::New(env, RunBpfIterator, "runBpfIterator"));
 }

@@ -10,7 +10,7 @@
  * made-up /proc tree (fd links, stat, attr/current and a security.selinux xattr).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -18,6 +18,7 @@ import { listSockets } from '../lib/api/list';
 import { scanProcesses, processScanOptions } from '../lib/proc/processes';
 import { kernelContext, processContext, selinuxEnabled, SELINUX_UNAVAILABLE } from '../lib/proc/selinux';
 import type { Socket } from '../lib/diag/socket';
+import { libForChildren } from './helpers/destroy-lib';
 import { createNetns, describeRoot, pythonBinary, runCommand, startPython, Netns, Population, type Helper } from './helpers/netns';
 
 const SS_SHELL = 'mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null; exec ss "$@"';
@@ -196,7 +197,35 @@ describe('the walk on a made-up /proc tree: commands, threads, SELinux contexts'
     await expect(processContext(0)).rejects.toThrow(TypeError);
     await expect(processContext(1.5)).rejects.toThrow(TypeError);
   });
+
+  test("method: 'bpf' cannot do threads, contexts or another procRoot; an unknown method is a TypeError", async () => {
+    await expect(scanProcesses({ method: 'bpf', threads: true })).rejects.toThrow(TypeError);
+    await expect(scanProcesses({ method: 'bpf', contexts: true })).rejects.toThrow(TypeError);
+    await expect(scanProcesses({ method: 'bpf', procRoot: root })).rejects.toThrow(TypeError);
+    await expect(scanProcesses({ method: 'fast' as 'bpf' })).rejects.toThrow(TypeError);
+    // The made-up tree is read by the /proc walk even with the default method.
+    expect((await scanProcesses({ procRoot: root })).size).toBeGreaterThan(0);
+  });
 });
+
+/** Owners in a scan whose parent is the churner (read from /proc/PID/stat while they live). */
+function churnOwners(map: Awaited<ReturnType<typeof scanProcesses>>, churner: number): Array<{ pid: number; command: string }> {
+  const out: Array<{ pid: number; command: string }> = [];
+  for (const [, owners] of map.entries()) {
+    for (const o of owners) {
+      if (o.command !== 'sd-churn') continue;
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${o.pid}/stat`, 'latin1');
+      } catch {
+        out.push(o); // gone already: the name alone says it was a child
+        continue;
+      }
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === churner) out.push(o);
+    }
+  }
+  return out;
+}
 
 /** setxattr(2) through python (Node has none); the made-up tree lives in /tmp. */
 function setXattr(file: string, name: string, value: string): void {
@@ -248,6 +277,43 @@ describeRoot('processes in a namespace with a population', () => {
       expect(ours.get(threaded.info.private as number)).toEqual([expect.stringMatching(new RegExp(`^sd-thr-2 pid=${pid} tid=\\d+ fd=\\d+$`))]);
     });
 
+    test('the BPF walk (used as root) finds exactly the owners the /proc walk finds, in the same order', async () => {
+      const bpf = await scanProcesses({ method: 'bpf' });
+      const proc = await scanProcesses({ method: 'proc' });
+      const socks = await listSockets({ netns: ns.name, protocols: ['tcp', 'udp', 'unix'], extensions: 'none' });
+      const inodes = socks.map((s) => s.inode).filter((i) => i !== 0);
+      expect(inodes.length).toBeGreaterThan(50);
+      const owners = (m: typeof bpf): unknown[] => inodes.map((i) => m.lookup(i) ?? null);
+      expect(owners(bpf)).toEqual(owners(proc));
+      // The forked child shares a socket: two owners, in pid order as /proc lists them.
+      expect(bpf.lookup(pop.byName('udp4-shared').inode)).toEqual([
+        { pid: pop.pid, command: 'python3', fd: pop.byName('udp4-shared').fd },
+        { pid: pop.children[0], command: 'sd-pop child', fd: 200 },
+      ]);
+      // A thread's private fd table is not the process's (/proc/PID/fd shows the leader's).
+      expect(bpf.lookup(threaded.info.private as number)).toBeUndefined();
+    });
+
+    test('without privileges (uid 65534, no capabilities) the default falls back to /proc; method bpf is EPERM', async () => {
+      const lib = libForChildren();
+      const script = `
+        const { scanProcesses } = require(process.argv[1] + '/dist/proc/processes');
+        (async () => {
+          const auto = await scanProcesses();
+          let bpf;
+          try { await scanProcesses({ method: 'bpf' }); bpf = 'ok'; } catch (e) { bpf = { code: e.code, syscall: e.syscall }; }
+          console.log(JSON.stringify({ uid: process.getuid(), own: auto.lookup(Number(process.argv[2])) ?? null, bpf }));
+        })();`;
+      const listen = pop.byName('tcp4-listen');
+      const r = await ns.exec(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, '-e', script, lib, String(listen.inode)], { timeoutMs: 20_000 });
+      expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+      const out = JSON.parse(r.stdout.trim()) as { uid: number; own: unknown; bpf: unknown };
+      expect(out.uid).toBe(65534);
+      // Another user's fds are not readable without privileges: the population's socket has no owner.
+      expect(out.own).toBeNull();
+      expect(out.bpf).toEqual({ code: 'EPERM', syscall: 'bpf(BPF_PROG_LOAD)' });
+    });
+
     test('contexts where SELinux is off: ss -Z refuses, sockdiag says "unavailable" for every owner', async () => {
       const z = await runCommand('ss', ['-Z', '-H', '-n']);
       expect(selinuxEnabled()).toBe(false);
@@ -290,6 +356,13 @@ describeRoot('processes in a namespace with a population', () => {
           const got = byInode.get(p.inode)?.processes?.filter((o) => o.pid === pop.pid);
           const want = threads ? [{ pid: pop.pid, tid: pop.pid, command: 'python3', fd: p.fd }] : [{ pid: pop.pid, command: 'python3', fd: p.fd }];
           if (!isDeepStrictEqual(got, want)) problems.push(`run ${runs}: ${p.name}: ${JSON.stringify(got)}`);
+        }
+        // The walk alone, which sees the short-lived children more often than a listing does
+        // (a child's socket must also be in the dump): named after themselves, never another process.
+        const bare = await scanProcesses(threads ? { threads: true } : {});
+        for (const { pid, command } of churnOwners(bare, churn.info.pid as number)) {
+          churnSeen++;
+          if (command !== 'sd-churn' && command !== 'python3') problems.push(`bare walk: churn child ${pid} named ${JSON.stringify(command)}`);
         }
         for (const s of socks) {
           for (const o of s.processes ?? []) {

@@ -31,13 +31,14 @@ export interface NativeProcScan {
 interface ProcBinding {
   scanProcSockets(procRoot: string, threads: boolean, contexts?: boolean): Promise<NativeProcScan>;
   readNetFiles(netns: string | null, names: readonly string[]): Promise<(Uint8Array | number)[]>;
+  runBpfIterator(insns: Buffer, attachBtfId: number): Promise<Buffer>;
 }
 
 /** The addon, typed for the verbs of native/procscan.cc (a stale build without them is a clear error). */
 export function procBinding(): ProcBinding {
   const b = nativeBinding() as unknown as Partial<ProcBinding>;
-  if (typeof b.readNetFiles !== 'function' || typeof b.scanProcSockets !== 'function') {
-    throw new SockdiagError('The loaded sockdiag addon is older than this library (it has no readNetFiles): rebuild it with `npm run build:native`', 'ERR_SOCKDIAG_ADDON_OUTDATED');
+  if (typeof b.readNetFiles !== 'function' || typeof b.scanProcSockets !== 'function' || typeof b.runBpfIterator !== 'function') {
+    throw new SockdiagError('The loaded sockdiag addon is older than this library (it has no runBpfIterator): rebuild it with `npm run build:native`', 'ERR_SOCKDIAG_ADDON_OUTDATED');
   }
   return b as ProcBinding;
 }

@@ -1,7 +1,10 @@
 /**
- * Which processes hold which sockets (`ss -p`, `ss -T`, `ss -Z`/`-z`). There is no kernel
- * API for it: socket inodes are matched against the `socket:[N]` links of /proc/PID/fd.
- * The addon walks /proc once on a pool thread (the readlinks are the whole cost) and reads
+ * Which processes hold which sockets (`ss -p`, `ss -T`, `ss -Z`/`-z`). No sock_diag reply
+ * names its owners. Where it can (root, kernel BTF, the initial pid namespace), a BPF
+ * iterator over every process's files lists the socket descriptors inside the kernel
+ * (bpf-owners.ts). Otherwise, and for threads and SELinux contexts, socket inodes are
+ * matched against the `socket:[N]` links of /proc/PID/fd: the addon walks /proc once on a
+ * pool thread (the readlinks are the whole cost) and reads
  * the command name of each owner as it finds it, through the same /proc/PID directory fd,
  * so a pid reused meanwhile is never mixed up with the process whose fds were read. Here
  * the result becomes an inode → processes map.
@@ -13,6 +16,7 @@
 import { fromNativeError } from '../errors';
 import type { SocketProcess } from '../diag/common/socket';
 import { procBinding, type NativeProcScan } from './native';
+import { bpfOwners } from './bpf-owners';
 import { selinuxEnabled, SELINUX_UNAVAILABLE, type SecurityContexts } from './selinux';
 
 /** Options of {@link scanProcesses}. */
@@ -28,6 +32,12 @@ export interface ProcessScanOptions {
   selinux?: boolean;
   /** Where proc is mounted (default /proc). */
   procRoot?: string;
+  /**
+   * How owners are found: `'bpf'` (the kernel's task_file iterator; an error where it cannot
+   * run), `'proc'` (the /proc walk), or `'auto'` (default: BPF where it can run, else /proc;
+   * always /proc for `threads`, `contexts` or another `procRoot`). Both give the same owners.
+   */
+  method?: 'auto' | 'bpf' | 'proc';
 }
 
 /** The `processes` option of the listing functions: `true`, or which extras to add. */
@@ -68,6 +78,11 @@ export class ProcessMap {
     return this.r.inodes.length;
   }
 
+  /** Every socket inode found, with its owners (as {@link ProcessMap.lookup} gives them). */
+  *entries(): IterableIterator<[number, SocketOwner[]]> {
+    for (const ino of this.index.keys()) yield [ino, this.lookup(ino)!];
+  }
+
   /** The processes holding the socket with this inode (undefined when none was found). */
   lookup(inode: number): SocketOwner[] | undefined {
     const hit = this.index.get(inode);
@@ -99,6 +114,15 @@ export async function scanProcesses(options: ProcessScanOptions = {}): Promise<P
   const threads = options.threads ?? false;
   // Another LSM's label (AppArmor's) in attr/current is no SELinux context: read only where SELinux is on.
   const contexts = options.contexts !== true ? 'none' : (options.selinux ?? selinuxEnabled()) ? 'read' : 'unavailable';
+  const method = options.method ?? 'auto';
+  if (method !== 'auto' && method !== 'bpf' && method !== 'proc') throw new TypeError("method must be 'auto', 'bpf' or 'proc'");
+  const bpfCan = !threads && contexts === 'none' && options.procRoot === undefined;
+  if (method === 'bpf' && !bpfCan) throw new TypeError("method 'bpf' cannot report threads, SELinux contexts or another procRoot");
+  if (method !== 'proc' && bpfCan) {
+    const r = await bpfOwners();
+    if (!(r instanceof Error)) return new ProcessMap(r, threads, contexts);
+    if (method === 'bpf') throw r;
+  }
   let r: NativeProcScan;
   try {
     r = await procBinding().scanProcSockets(procRoot, threads, contexts === 'read');
