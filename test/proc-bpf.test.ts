@@ -3,7 +3,9 @@
  * decoding and the addon's argument checks. The walk itself is compared with the /proc walk
  * and with ss in api-processes.test.ts.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { Btf, BtfError, BTF_KIND } from '../lib/proc/btf';
 import { buildOwnerProgram, ownersFromRecords } from '../lib/proc/bpf-owners';
 import { procBinding } from '../lib/proc/native';
@@ -82,5 +84,34 @@ describe('the addon verb', () => {
     expect(errorName(() => b.runBpfIterator(Buffer.alloc(7), 1))).toBe('RangeError');
     expect(errorName(() => b.runBpfIterator(Buffer.alloc(8), 0))).toBe('RangeError');
     expect(errorName(() => b.runBpfIterator(Buffer.alloc(8), 1.5))).toBe('RangeError');
+  });
+});
+
+describe('when the default method uses the iterator', () => {
+  const fresh = (): typeof import('../lib/proc/bpf-owners') => {
+    let m: typeof import('../lib/proc/bpf-owners') | undefined;
+    jest.isolateModules(() => {
+      m = require('../lib/proc/bpf-owners') as typeof import('../lib/proc/bpf-owners');
+    });
+    return m!;
+  };
+  const fileNr = (allocated: number): string => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'sockdiag-filenr-')), 'file-nr');
+    writeFileSync(file, `${allocated}\t0\t9223372036854775807\n`);
+    return file;
+  };
+
+  test("a process's first scan walks /proc on a host with few open files, and uses BPF from the second on", () => {
+    const m = fresh();
+    expect(m.preferBpf(fileNr(1500))).toBe(false);
+    expect(m.preferBpf(fileNr(1500))).toBe(true);
+  });
+
+  test('the first scan already uses BPF when the system has many open files', () => {
+    expect(fresh().preferBpf(fileNr(250_000))).toBe(true);
+  });
+
+  test('an unreadable file-nr counts as few files', () => {
+    expect(fresh().preferBpf('/nonexistent/file-nr')).toBe(false);
   });
 });

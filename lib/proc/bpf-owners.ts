@@ -205,6 +205,25 @@ async function prepare(): Promise<Readiness> {
   }
 }
 
+// Below this many open files in the system, a process's first scan walks /proc: reading the
+// kernel's BTF (tens of milliseconds, once per process) costs more than the readlinks would.
+const FILES_WORTH_BTF = 20_000;
+let coldScans = 0;
+
+/**
+ * Whether the default method should use the iterator for this scan: once the program is
+ * built (or known not to load), from the process's second scan on, or on the first when
+ * the system has many open files. A one-shot command on a quiet host walks /proc.
+ */
+export function preferBpf(fileNrPath = '/proc/sys/fs/file-nr'): boolean {
+  if (readiness !== undefined || coldScans++ > 0) return true;
+  try {
+    return Number(readFileSync(fileNrPath, 'latin1').split(/\s+/)[0]) >= FILES_WORTH_BTF;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Socket owners by the BPF iterator, or the reason it cannot run here (no BTF, no
  * CAP_BPF/CAP_PERFMON, another pid namespace, a kernel that refuses the program). A

@@ -16,7 +16,7 @@
 import { fromNativeError } from '../errors';
 import type { SocketProcess } from '../diag/common/socket';
 import { procBinding, type NativeProcScan } from './native';
-import { bpfOwners } from './bpf-owners';
+import { bpfOwners, preferBpf } from './bpf-owners';
 import { selinuxEnabled, SELINUX_UNAVAILABLE, type SecurityContexts } from './selinux';
 
 /** Options of {@link scanProcesses}. */
@@ -34,8 +34,10 @@ export interface ProcessScanOptions {
   procRoot?: string;
   /**
    * How owners are found: `'bpf'` (the kernel's task_file iterator; an error where it cannot
-   * run), `'proc'` (the /proc walk), or `'auto'` (default: BPF where it can run, else /proc;
-   * always /proc for `threads`, `contexts` or another `procRoot`). Both give the same owners.
+   * run), `'proc'` (the /proc walk), or `'auto'` (default: BPF where it can run, except for
+   * a process's first scan on a host with few open files, where reading the kernel's BTF would
+   * cost more than it saves; always /proc for `threads`, `contexts` or another `procRoot`).
+   * Both give the same owners.
    */
   method?: 'auto' | 'bpf' | 'proc';
 }
@@ -118,7 +120,7 @@ export async function scanProcesses(options: ProcessScanOptions = {}): Promise<P
   if (method !== 'auto' && method !== 'bpf' && method !== 'proc') throw new TypeError("method must be 'auto', 'bpf' or 'proc'");
   const bpfCan = !threads && contexts === 'none' && options.procRoot === undefined;
   if (method === 'bpf' && !bpfCan) throw new TypeError("method 'bpf' cannot report threads, SELinux contexts or another procRoot");
-  if (method !== 'proc' && bpfCan) {
+  if (bpfCan && (method === 'bpf' || (method === 'auto' && preferBpf()))) {
     const r = await bpfOwners();
     if (!(r instanceof Error)) return new ProcessMap(r, threads, contexts);
     if (method === 'bpf') throw r;
