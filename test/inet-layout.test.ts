@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 /** The inet tables against the C headers: gcc's offsetof/sizeof must match every row. */
 import { StructSpec, defineStruct } from '../lib/netlink/struct';
-import { inetDiagSockid, inetDiagReqV2, inetDiagMsg, inetDiagMeminfo, tcpvegasInfo, tcpDctcpInfo, tcpBbrInfo, tcpDiagMd5sig, inetDiagAttributes, INET_DIAG_EXT } from '../lib/diag/inet';
+import { inetDiagSockid, inetDiagReqV2, inetDiagReq, inetDiagMsg, inetDiagMeminfo, tcpvegasInfo, tcpDctcpInfo, tcpBbrInfo, tcpDiagMd5sig, inetDiagAttributes, INET_DIAG_EXT } from '../lib/diag/inet';
 import { tcpInfo } from '../lib/diag/inet/tcp-info';
 import { mptcpInfo } from '../lib/diag/inet/mptcp-info';
 import { expectCLayout, headerEnum } from './helpers/decoder-harness';
@@ -15,6 +15,7 @@ test('inet structures match linux/inet_diag.h, tcp.h and mptcp.h', () => {
   const layout = expectCLayout(['linux/inet_diag.h', 'linux/tcp.h', 'linux/mptcp.h'], [
     [inetDiagSockid, 'inet_diag_sockid'],
     [inetDiagReqV2, 'inet_diag_req_v2'],
+    [inetDiagReq, 'inet_diag_req'],
     [inetDiagMsg, 'inet_diag_msg'],
     [inetDiagMeminfo, 'inet_diag_meminfo'],
     [tcpvegasInfo, 'tcpvegas_info'],

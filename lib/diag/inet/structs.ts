@@ -2,17 +2,25 @@
  * The fixed structures of inet_diag (linux/inet_diag.h, linux/tcp.h), one table each.
  * @module
  */
-import { defineStruct, StructValue } from '../../netlink/struct';
+import { defineStruct, FieldSpec, StructValue } from '../../netlink/struct';
 
-/** `struct inet_diag_sockid`: the socket's addresses, ports, interface and cookie. */
-export const inetDiagSockid = defineStruct('inet_diag_sockid', 48, [
+const sockidFields = [
   { name: 'sport', orig: 'idiag_sport', type: 'be16', offset: 0 },
   { name: 'dport', orig: 'idiag_dport', type: 'be16', offset: 2 },
   { name: 'src', orig: 'idiag_src', type: 'bytes', offset: 4, length: 16 },
   { name: 'dst', orig: 'idiag_dst', type: 'bytes', offset: 20, length: 16 },
   { name: 'ifindex', orig: 'idiag_if', type: 'u32', offset: 36 },
   { name: 'cookie', orig: 'idiag_cookie', type: 'u64', offset: 40 },
-] as const);
+] as const;
+
+/** `struct inet_diag_sockid`: the socket's addresses, ports, interface and cookie. */
+export const inetDiagSockid = defineStruct('inet_diag_sockid', 48, sockidFields);
+
+/** The sockid's fields as members of a structure that embeds it (`id`) at byte `base`. */
+function embeddedSockid(base: number): Embedded<typeof sockidFields> {
+  return sockidFields.map((f) => ({ ...f, orig: `id.${f.orig}`, offset: f.offset + base })) as unknown as Embedded<typeof sockidFields>;
+}
+type Embedded<T extends readonly FieldSpec[]> = { readonly [K in keyof T]: Omit<T[K], 'orig' | 'offset'> & { readonly orig: string; readonly offset: number } };
 
 /** `struct inet_diag_req_v2`: a dump (or get/destroy) request. */
 export const inetDiagReqV2 = defineStruct('inet_diag_req_v2', 56, [
@@ -22,12 +30,7 @@ export const inetDiagReqV2 = defineStruct('inet_diag_req_v2', 56, [
   // The pad byte is sdiag_raw_protocol in struct inet_diag_req_raw (raw sockets).
   { name: 'rawProtocol', orig: 'pad', type: 'u8', offset: 3 },
   { name: 'states', orig: 'idiag_states', type: 'u32', offset: 4 },
-  { name: 'sport', orig: 'id.idiag_sport', type: 'be16', offset: 8 },
-  { name: 'dport', orig: 'id.idiag_dport', type: 'be16', offset: 10 },
-  { name: 'src', orig: 'id.idiag_src', type: 'bytes', offset: 12, length: 16 },
-  { name: 'dst', orig: 'id.idiag_dst', type: 'bytes', offset: 28, length: 16 },
-  { name: 'ifindex', orig: 'id.idiag_if', type: 'u32', offset: 44 },
-  { name: 'cookie', orig: 'id.idiag_cookie', type: 'u64', offset: 48 },
+  ...embeddedSockid(8),
 ] as const);
 
 /**
@@ -39,12 +42,7 @@ export const inetDiagReq = defineStruct('inet_diag_req', 60, [
   { name: 'srcLen', orig: 'idiag_src_len', type: 'u8', offset: 1 },
   { name: 'dstLen', orig: 'idiag_dst_len', type: 'u8', offset: 2 },
   { name: 'ext', orig: 'idiag_ext', type: 'u8', offset: 3 },
-  { name: 'sport', orig: 'id.idiag_sport', type: 'be16', offset: 4 },
-  { name: 'dport', orig: 'id.idiag_dport', type: 'be16', offset: 6 },
-  { name: 'src', orig: 'id.idiag_src', type: 'bytes', offset: 8, length: 16 },
-  { name: 'dst', orig: 'id.idiag_dst', type: 'bytes', offset: 24, length: 16 },
-  { name: 'ifindex', orig: 'id.idiag_if', type: 'u32', offset: 40 },
-  { name: 'cookie', orig: 'id.idiag_cookie', type: 'u64', offset: 44 },
+  ...embeddedSockid(4),
   { name: 'states', orig: 'idiag_states', type: 'u32', offset: 52 },
   { name: 'dbs', orig: 'idiag_dbs', type: 'u32', offset: 56 },
 ] as const);
@@ -55,12 +53,7 @@ export const inetDiagMsg = defineStruct('inet_diag_msg', 72, [
   { name: 'state', orig: 'idiag_state', type: 'u8', offset: 1 },
   { name: 'timer', orig: 'idiag_timer', type: 'u8', offset: 2 },
   { name: 'retrans', orig: 'idiag_retrans', type: 'u8', offset: 3 },
-  { name: 'sport', orig: 'id.idiag_sport', type: 'be16', offset: 4 },
-  { name: 'dport', orig: 'id.idiag_dport', type: 'be16', offset: 6 },
-  { name: 'src', orig: 'id.idiag_src', type: 'bytes', offset: 8, length: 16 },
-  { name: 'dst', orig: 'id.idiag_dst', type: 'bytes', offset: 24, length: 16 },
-  { name: 'ifindex', orig: 'id.idiag_if', type: 'u32', offset: 40 },
-  { name: 'cookie', orig: 'id.idiag_cookie', type: 'u64', offset: 44 },
+  ...embeddedSockid(4),
   { name: 'expires', orig: 'idiag_expires', type: 'u32', offset: 52 },
   { name: 'rqueue', orig: 'idiag_rqueue', type: 'u32', offset: 56 },
   { name: 'wqueue', orig: 'idiag_wqueue', type: 'u32', offset: 60 },
