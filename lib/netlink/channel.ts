@@ -5,7 +5,9 @@
  */
 import { nativeBinding, NativeChannel, NativeChannelOptions } from './binding';
 import { SockdiagError, SockdiagSystemError, NotSupportedError, ErrorContext, fromNativeError, AbortError } from '../errors';
-import { NLMSG, NLM_F, readHeader, decodeStatus, NLMSG_HDRLEN } from './message';
+import { NLMSG, NLM_F, readHeader, decodeStatus, NLMSG_HDRLEN, nlmsghdr } from './message';
+import { fieldAt } from './offsets';
+import { viewOf } from './struct';
 import { withNetnsDetail } from './netns';
 
 /** Where to open a channel: a name under /var/run/netns, a path, or a pid whose namespace to enter. */
@@ -154,6 +156,72 @@ export interface DumpChannel {
 /** Decodes one message of a dump (its bytes start at `off`, header included). */
 export type MessageDecoder<T> = (b: Buffer, off: number, len: number) => T | undefined;
 
+const H_LEN = fieldAt(nlmsghdr, 'len', 'u32');
+const H_TYPE = fieldAt(nlmsghdr, 'type', 'u16');
+const H_FLAGS = fieldAt(nlmsghdr, 'flags', 'u16');
+const H_SEQ = fieldAt(nlmsghdr, 'seq', 'u32');
+const H_PID = fieldAt(nlmsghdr, 'pid', 'u32');
+
+/** Receives one message of a dump's reply: `off` at its nlmsghdr, `len` its nlmsg_len. */
+export type ReplyVisitor = (b: Buffer, off: number, len: number) => void;
+
+/**
+ * Hands each message of `batch` that is the kernel's answer to request `seq` to `visit`,
+ * in order, reading the headers in place (no object per message: a 100k-socket dump has
+ * 100k of them). Error replies (in NLMSG_ERROR or inside NLMSG_DONE) are thrown as
+ * {@link SockdiagSystemError}s; returns true once NLMSG_DONE has been seen.
+ */
+export function visitReplies(batch: Datagrams, seq: number, portId: number, context: ErrorContext, stats: DumpStats, visit: ReplyVisitor): boolean {
+  const b = batch.data;
+  const dv = viewOf(b);
+  let done = false;
+  for (let i = 0; i < batch.offsets.length; i++) {
+    if (batch.senders[i] !== 0) {
+      stats.foreignDropped++;
+      continue;
+    }
+    let off = batch.offsets[i];
+    const end = off + batch.lengths[i];
+    while (off + NLMSG_HDRLEN <= end) {
+      const len = dv.getUint32(off + H_LEN, true);
+      if (len < NLMSG_HDRLEN || len > end - off) readHeader(b, off, end); // throws the DecodeError
+      const pid = dv.getUint32(off + H_PID, true);
+      if (dv.getUint32(off + H_SEQ, true) !== seq || (pid !== portId && pid !== 0)) {
+        stats.foreignDropped++;
+      } else {
+        const type = dv.getUint16(off + H_TYPE, true);
+        const flags = dv.getUint16(off + H_FLAGS, true);
+        if (flags & NLM_F.DUMP_INTR) stats.interrupted = true;
+        if (type === NLMSG.DONE || type === NLMSG.ERROR) {
+          const status = decodeStatus(b, off, len, type, flags);
+          if (status.error < 0) throw statusError(status.error, context, status.message);
+          if (type === NLMSG.DONE) done = true;
+        } else if (type !== NLMSG.NOOP && type !== NLMSG.OVERRUN) {
+          stats.messages++;
+          visit(b, off, len);
+        }
+      }
+      off += (len + 3) & ~3;
+    }
+  }
+  return done;
+}
+
+/** Sets the request's sequence number and sends it; returns the number. */
+export function sendRequest(channel: DumpChannel, request: Buffer): number {
+  const seq = channel.nextSeq();
+  request.writeUInt32LE(seq, H_SEQ);
+  channel.send(request);
+  return seq;
+}
+
+/** The next batch of a dump; a channel closed meanwhile is an error. */
+export async function readDumpBatch(channel: DumpChannel): Promise<Datagrams> {
+  const batch = await channel.read();
+  if (batch === null) throw new SockdiagError('The channel was closed during a dump', 'ERR_SOCKDIAG_CLOSED');
+  return batch;
+}
+
 /**
  * Runs one dump on `channel`: sets the request's sequence number, sends it, and yields
  * the decoded messages batch by batch until NLMSG_DONE. An error reply (in NLMSG_ERROR or
@@ -168,44 +236,18 @@ export async function* runDump<T>(
   stats: DumpStats,
   signal?: AbortSignal,
 ): AsyncGenerator<T[], void, undefined> {
-  const seq = channel.nextSeq();
-  request.writeUInt32LE(seq, 8);
-  channel.send(request);
+  const seq = sendRequest(channel, request);
   const portId = channel.portId;
+  let out: T[] = [];
+  const keep: ReplyVisitor = (b, off, len) => {
+    const item = decode(b, off, len);
+    if (item !== undefined) out.push(item);
+  };
   for (;;) {
     if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
-    const batch = await channel.read();
-    if (batch === null) throw new SockdiagError('The channel was closed during a dump', 'ERR_SOCKDIAG_CLOSED');
-    const out: T[] = [];
-    let done = false;
-    const b = batch.data;
-    for (let i = 0; i < batch.offsets.length; i++) {
-      if (batch.senders[i] !== 0) {
-        stats.foreignDropped++;
-        continue;
-      }
-      let off = batch.offsets[i];
-      const end = off + batch.lengths[i];
-      while (off + NLMSG_HDRLEN <= end) {
-        const h = readHeader(b, off, end);
-        if (h.seq !== seq || (h.pid !== portId && h.pid !== 0)) {
-          stats.foreignDropped++;
-        } else {
-          if (h.flags & NLM_F.DUMP_INTR) stats.interrupted = true;
-          if (h.type === NLMSG.DONE || h.type === NLMSG.ERROR) {
-            const status = decodeStatus(b, off, h.len, h.type, h.flags);
-            if (status.error < 0) throw statusError(status.error, context, status.message);
-            if (h.type === NLMSG.DONE) done = true;
-          } else if (h.type !== NLMSG.NOOP && h.type !== NLMSG.OVERRUN) {
-            const item = decode(b, off, h.len);
-            stats.messages++;
-            if (item !== undefined) out.push(item);
-          }
-        }
-        off += (h.len + 3) & ~3;
-      }
-    }
+    const done = visitReplies(await readDumpBatch(channel), seq, portId, context, stats, keep);
     if (out.length > 0) yield out;
+    out = [];
     if (done) return;
   }
 }
