@@ -95,7 +95,8 @@ const newline = (o: FormatOptions, text: string): string => (o.oneline ? ` ${tex
 
 const TIMER_LABELS: Readonly<Record<string, string>> = { on: 'on', keepalive: 'keepalive', timewait: 'timewait', persist: 'persist' };
 
-function inetTimer(s: InetSocket): string {
+/** ` timer:(name,expires,retransmits)` (ss's -o), or '' when no timer runs. */
+export function inetTimer(s: InetSocket): string {
   const t = s.timer;
   if (!t) return '';
   if (s.protocol === 'sctp') return ` timer:(T3_RTX,${formatTimer(u32(t.expiresMs))},${t.retransmits})`;
@@ -116,6 +117,19 @@ function inetDetails(s: InetSocket, o: FormatOptions): string {
     if (s.family === 'inet6' && s.v6only !== undefined) out += ` v6only:${s.v6only ? 1 : 0}`;
     out += shutdownText(s.shutdown);
   }
+  out += inetOptionsText(s, o);
+  if (o.memory || (o.info && s.protocol !== 'udp')) {
+    if (!o.oneline) out += '\n\t';
+    if (s.protocol === 'sctp') out += sctpInfo(s, o);
+    else if (s.protocol === 'mptcp') out += mptcpInfo(s, o);
+    else out += tcpInfoText(s, o);
+  }
+  return out;
+}
+
+/** `--tos`, `--cgroup` and `--inet-sockopt` of an inet socket. */
+export function inetOptionsText(s: InetSocket, o: FormatOptions): string {
+  let out = '';
   if (o.tos) {
     if (s.tos !== undefined) out += ` tos:${hexAlt(s.tos)}`;
     if (s.tclass !== undefined) out += ` tclass:${hexAlt(s.tclass)}`;
@@ -127,12 +141,6 @@ function inetDetails(s: InetSocket, o: FormatOptions): string {
     let flags = '';
     for (const [key, label] of SOCKOPT_FLAGS) if (so[key]) flags += ` ${label}`;
     out += newline(o, `inet-sockopt: (${flags})`);
-  }
-  if (o.memory || (o.info && s.protocol !== 'udp')) {
-    if (!o.oneline) out += '\n\t';
-    if (s.protocol === 'sctp') out += sctpInfo(s, o);
-    else if (s.protocol === 'mptcp') out += mptcpInfo(s, o);
-    else out += tcpInfoText(s, o);
   }
   return out;
 }
@@ -146,19 +154,21 @@ function inetMemory(s: InetSocket, o: FormatOptions): string {
   return ` mem:(r${u32(m.rmem)},w${u32(m.wmem)},f${u32(m.fmem)},t${u32(m.tmem)})`;
 }
 
-const decodeTcpInfo = structDecoder(tcpInfo);
+// Compiled when first needed: only sockets without their reply bytes come here.
+let decodeTcpInfo: ((b: Buffer, off: number, len: number) => TcpInfo) | undefined;
 
 function tcpInfoText(s: InetSocket, o: FormatOptions): string {
   let out = inetMemory(s, o);
   let info: TcpInfo | undefined;
   if (o.info && s.info !== undefined) {
     // dccp and others send a tcp_info-shaped INET_DIAG_INFO, which ss reads as one.
+    decodeTcpInfo ??= structDecoder(tcpInfo);
     info = Buffer.isBuffer(s.info) ? decodeTcpInfo(s.info, 0, s.info.length) : (s.info as TcpInfo);
   }
   if (info) out += tcpStats(s, info, o);
   // The kernel sends MD5 keys and ULP state only to requests for INET_DIAG_INFO (ss -i).
   if (o.info && (s.protocol === 'tcp' || s.protocol === 'dccp')) {
-    if (s.md5sig && s.md5sig.length > 0) out += ` md5keys:${s.md5sig.map((k) => md5Key(k, o)).join(',')}`;
+    out += md5KeysText(s, o);
     if (s.ulp) out += ulpText(s.ulp);
   }
   return out;
@@ -261,6 +271,11 @@ function tcpStats(s: InetSocket, t: TcpInfo, o: FormatOptions): string {
   return out;
 }
 
+/** ` md5keys:…` (ss -i), or '' when the socket has no TCP-MD5 keys. */
+export function md5KeysText(s: InetSocket, o: FormatOptions): string {
+  return s.md5sig && s.md5sig.length > 0 ? ` md5keys:${s.md5sig.map((k) => md5Key(k, o)).join(',')}` : '';
+}
+
 /** print_escape_buf: printable bytes as they are, others (and `\`, space, comma) as `\ooo`. */
 function escapeKey(key: Buffer): string {
   let out = '';
@@ -280,7 +295,8 @@ function md5Key(k: TcpDiagMd5sig, o: FormatOptions): string {
 
 const TLS_CONF = ['', 'none', 'sw', 'hw', 'hw-record'];
 
-function ulpText(ulp: UlpInfo): string {
+/** ` tcp-ulp-NAME …`: the upper-layer protocol of a TCP socket (ss -i). */
+export function ulpText(ulp: UlpInfo): string {
   let out = '';
   if (ulp.name !== undefined) out += ` tcp-ulp-${ulp.name}`;
   const tls = ulp.tls;
@@ -315,7 +331,8 @@ function ulpText(ulp: UlpInfo): string {
   return out;
 }
 
-function mptcpInfo(s: InetSocket, o: FormatOptions): string {
+/** Memory and `mptcp_info` of an MPTCP socket (ss -M -m/-i). */
+export function mptcpInfo(s: InetSocket, o: FormatOptions): string {
   let out = inetMemory(s, o);
   if (!o.info || s.info === undefined || Buffer.isBuffer(s.info)) return out;
   const m = s.info as MptcpInfo;
@@ -337,7 +354,7 @@ function mptcpInfo(s: InetSocket, o: FormatOptions): string {
 }
 
 /** SCTP: memory, then the endpoint's addresses (sctp_info itself is not decoded by this version). */
-function sctpInfo(s: InetSocket, o: FormatOptions): string {
+export function sctpInfo(s: InetSocket, o: FormatOptions): string {
   let out = inetMemory(s, o);
   const host = (a: string): string => o.hostNames?.get(a) ?? a;
   if (s.locals && s.locals.length > 0) out += ` locals:${s.locals.map((e) => host(e.address)).join(',')}`;
@@ -473,7 +490,8 @@ export function socketDetails(s: Socket, o: FormatOptions): string {
 // ---------------------------------------------------------------------------------------
 // Lookups that need I/O, done once per listing
 
-function cgroupName(id: bigint, o: FormatOptions): string {
+/** A cgroup id's path as ss prints it, by the listing's resolver. */
+export function cgroupName(id: bigint, o: FormatOptions): string {
   const resolve = o.cgroupPath ?? defaultCgroupPath();
   return resolve(id);
 }

@@ -6,11 +6,16 @@
  */
 import type { Socket } from '../diag/socket';
 import type { ProtocolName, SocketState } from '../diag/constants';
-import type { InetSocket } from '../diag/inet';
+import type { InetSocket, InetProtocolName } from '../diag/inet';
 import type { NetlinkSocket } from '../diag/netlink';
 import type { PacketSocket } from '../diag/packet';
-import type { Row } from './table';
+import { CellWriter, type Row, type RowSink } from './table';
 import { socketDetails } from './details';
+import { bindSocket, reply, writeInetDetails, type MessageDecode } from './inet-details';
+import { formatIPv4, formatIPv6 } from '../diag/inet/address';
+import { inetDiagMsg } from '../diag/inet/structs';
+import { checkMessage, type FamilyCheck } from '../netlink/fixed-message';
+import { AF } from '../diag/constants';
 import { ipProtocolName, linkProtocolName, netlinkProtocolName, serviceByPort } from './names';
 import { ownPortRange } from '../proc/sysctl';
 import { readFileSync } from 'node:fs';
@@ -68,6 +73,9 @@ export interface FormatOptions {
   ephemeralPorts?: readonly [number, number];
 }
 
+const INET_MSG_SIZE = inetDiagMsg.size;
+const INET_FAMILY: FamilyCheck = { offset: inetDiagMsg.fields.find((f) => f.name === 'family')!.offset, af: [AF.INET, AF.INET6], names: ['idiag_family', 'AF_INET or AF_INET6'] };
+
 /** ss's upper-case state names. */
 export const STATE_LABELS: Readonly<Record<SocketState, string>> = {
   unknown: 'UNKNOWN',
@@ -89,7 +97,11 @@ export const STATE_LABELS: Readonly<Record<SocketState, string>> = {
 /** ss's proto_name for inet sockets; raw sockets show their INET_DIAG_PROTOCOL, if any. */
 function inetNetid(s: InetSocket): string {
   if (s.protocol !== 'raw') return s.protocol === 'udplite' ? '???' : s.protocol;
-  const n = s.protocolNumber ?? 255;
+  return rawNetid(s.protocolNumber ?? 255);
+}
+
+/** The Netid of a raw socket with this INET_DIAG_PROTOCOL. */
+function rawNetid(n: number): string {
   return n === 0 ? 'raw' : n === 17 ? 'udp' : n === 6 ? 'tcp' : n === 58 ? 'icmp6' : '???';
 }
 
@@ -119,8 +131,8 @@ function ifname(index: number, o: FormatOptions): string {
 }
 
 /** The protocol ss resolves a port's service name with (its dg_proto); undefined = any. */
-function serviceProtocol(s: InetSocket, o: FormatOptions): string | undefined {
-  switch (s.protocol) {
+function serviceProtocol(protocol: InetProtocolName, o: FormatOptions): string | undefined {
+  switch (protocol) {
     case 'tcp':
       return 'tcp';
     case 'udp':
@@ -182,6 +194,169 @@ function packetLocal(s: PacketSocket, o: FormatOptions): [string, string] {
 const VMADDR_ANY = 0xffffffff;
 const vsockPart = (n: number): string => (n >>> 0 === VMADDR_ANY ? '*' : String(n >>> 0));
 
+/** An inet socket's row, written cell by cell (from its reply bytes when it has them). */
+function writeInetRow(sink: RowSink, s: InetSocket, o: FormatOptions): void {
+  if (bindSocket(s)) {
+    writeReplyRow(sink, o);
+    return;
+  }
+  // A socket object made some other way: the same text from its fields.
+  const w = sink.out;
+  w.text(netid(s));
+  sink.endCell();
+  w.text(STATE_LABELS[s.state] ?? 'UNKNOWN');
+  sink.endCell();
+  w.int(s.recvQ | 0);
+  sink.endCell();
+  w.int(s.sendQ | 0);
+  sink.endCell();
+  const v6 = s.family === 'inet6';
+  // Only AF_INET6 sockets carry INET_DIAG_SKV6ONLY; reading it decodes the attributes, so only then.
+  const v6only = v6 && (s.local.address === '::' || s.remote.address === '::') ? s.v6only === true : false;
+  const proto = serviceProtocol(s.protocol, o);
+  w.text(hostText(s.local.address, v6, v6only, o));
+  if (s.interface) {
+    w.byte(0x25);
+    w.text(ifname(s.interface, o));
+  }
+  w.byte(0x3a);
+  sink.endCell();
+  writePort(w, s.local.port, proto, o);
+  sink.endCell();
+  w.text(hostText(s.remote.address, v6, v6only, o));
+  w.byte(0x3a);
+  sink.endCell();
+  writePort(w, s.remote.port, proto, o);
+  sink.endCell();
+  w.text(socketDetails(s, o));
+  sink.endCell();
+}
+
+/** An address cell of the message bound to `reply` (without its delimiter). */
+function writeReplyAddress(w: CellWriter, off: number, v6: boolean, v6only: boolean, o: FormatOptions): void {
+  const b = reply.b;
+  if (!v6) {
+    if (o.hostNames) {
+      w.text(hostText(formatIPv4(b, off), false, false, o));
+      return;
+    }
+    w.uint(b[off]);
+    w.byte(0x2e);
+    w.uint(b[off + 1]);
+    w.byte(0x2e);
+    w.uint(b[off + 2]);
+    w.byte(0x2e);
+    w.uint(b[off + 3]);
+    return;
+  }
+  if (!v6only && reply.isAny6(off)) {
+    w.byte(0x2a);
+    return;
+  }
+  w.text(hostText(formatIPv6(b, off), true, v6only, o));
+}
+
+/** The row of the inet reply message bound to `reply`. */
+function writeReplyRow(sink: RowSink, o: FormatOptions): void {
+  const r = reply;
+  const w = sink.out;
+  const protocol = r.protocol;
+  w.text(protocol === 'raw' ? rawNetid(r.protocolNumber) : protocol === 'udplite' ? '???' : protocol);
+  sink.endCell();
+  w.text(STATE_LABELS[r.state] ?? 'UNKNOWN');
+  sink.endCell();
+  w.int(r.recvQ);
+  sink.endCell();
+  w.int(r.sendQ);
+  sink.endCell();
+  const v6 = r.v6;
+  // ss prints `::` as `*` unless the socket is IPv6-only.
+  const v6only = v6 && (r.isAny6(r.src) || r.isAny6(r.dst)) ? r.v6only === true : false;
+  const proto = serviceProtocol(protocol, o);
+  writeReplyAddress(w, r.src, v6, v6only, o);
+  const ifindex = r.ifindex;
+  if (ifindex) {
+    w.byte(0x25);
+    w.text(ifname(ifindex, o));
+  }
+  w.byte(0x3a);
+  sink.endCell();
+  writePort(w, r.sport, proto, o);
+  sink.endCell();
+  writeReplyAddress(w, r.dst, v6, v6only, o);
+  w.byte(0x3a);
+  sink.endCell();
+  writePort(w, r.dport, proto, o);
+  sink.endCell();
+  writeInetDetails(w, o);
+  sink.endCell();
+}
+
+/**
+ * Writes the row of one inet reply message (`off` at its nlmsghdr, `len` = nlmsg_len) from
+ * its bytes, without decoding it into a socket object unless a rare option needs one
+ * (`decode` makes it then). Throws {@link DecodeError} on malformed bytes, as decoding does.
+ */
+export function writeInetMessageRow(sink: RowSink, b: Buffer, off: number, len: number, protocol: InetProtocolName, decode: MessageDecode, o: FormatOptions): void {
+  const msg = checkMessage(b, off, len, INET_MSG_SIZE, inetDiagMsg.name, INET_FAMILY);
+  // Binding walks the attributes and checks their framing.
+  reply.bind(b, off, msg, off + len, protocol, undefined, decode);
+  writeReplyRow(sink, o);
+}
+
+function writePort(w: CellWriter, port: number, proto: string | undefined, o: FormatOptions): void {
+  if (port !== 0 && o.numeric) w.uint(port);
+  else w.text(portText(port, proto, o));
+}
+
+/**
+ * Writes one socket's row into `sink` cell by cell (for the table: no intermediate strings
+ * for inet sockets, whose details are read from their reply bytes).
+ */
+export function writeRow(sink: RowSink, s: Socket, o: FormatOptions): void {
+  if (s.family === 'inet' || s.family === 'inet6') {
+    writeInetRow(sink, s as InetSocket, o);
+    return;
+  }
+  const r = formatRow(s, o);
+  const w = sink.out;
+  w.text(r.netid);
+  sink.endCell();
+  w.text(r.state);
+  sink.endCell();
+  w.text(r.recvQ);
+  sink.endCell();
+  w.text(r.sendQ);
+  sink.endCell();
+  w.text(r.localAddr);
+  sink.endCell();
+  w.text(r.localPort);
+  sink.endCell();
+  w.text(r.peerAddr);
+  sink.endCell();
+  w.text(r.peerPort);
+  sink.endCell();
+  w.text(r.process);
+  sink.endCell();
+}
+
+/** Collects the cells {@link writeRow} writes, as strings. */
+class RowCollector implements RowSink {
+  readonly out = new CellWriter(1024);
+  private readonly ends: number[] = [];
+
+  endCell(): void {
+    this.ends.push(this.out.pos);
+  }
+
+  row(): Row {
+    const b = this.out.buf;
+    const e = this.ends;
+    const cell = (i: number): string => b.toString('utf8', i === 0 ? 0 : e[i - 1], e[i]);
+    return { netid: cell(0), state: cell(1), recvQ: cell(2), sendQ: cell(3), localAddr: cell(4), localPort: cell(5), peerAddr: cell(6), peerPort: cell(7), process: cell(8) };
+  }
+}
+
 /** The row of one socket. */
 export function formatRow(s: Socket, o: FormatOptions): Row {
   let localAddr: string;
@@ -233,15 +408,10 @@ export function formatRow(s: Socket, o: FormatOptions): Row {
       }
       break;
     default: {
-      const v6 = s.family === 'inet6';
-      // Only AF_INET6 sockets carry INET_DIAG_SKV6ONLY; reading it decodes the attributes, so only then.
-      const v6only = v6 && (s.local.address === '::' || s.remote.address === '::') ? s.v6only === true : false;
-      const proto = serviceProtocol(s, o);
-      const dev = s.interface ? `%${ifname(s.interface, o)}` : '';
-      localAddr = `${hostText(s.local.address, v6, v6only, o)}${dev}:`;
-      localPort = portText(s.local.port, proto, o);
-      peerAddr = `${hostText(s.remote.address, v6, v6only, o)}:`;
-      peerPort = portText(s.remote.port, proto, o);
+      // inet: one writer for the table and for this.
+      const c = new RowCollector();
+      writeInetRow(c, s, o);
+      return c.row();
     }
   }
   return {

@@ -19,7 +19,9 @@ import { FilterError, formatFilterError } from '../filter/errors';
 import { interfaceIndexes } from '../filter/resolve';
 import { NotSupportedError } from '../errors';
 import { SOCK_DIAG_BY_FAMILY } from '../diag/constants';
-import { formatRow, FormatOptions } from './format';
+import type { InetProtocolName } from '../diag/inet';
+import { eachReply } from './replies';
+import { writeInetMessageRow, writeRow, FormatOptions } from './format';
 import { cgroupPathResolver, prepareFormat } from './details';
 import { TableRenderer } from './table';
 import { CliExit, Invocation, parseCommandLine, strerror, usageText } from './args';
@@ -49,6 +51,8 @@ const loadMessage = (): MessageModule => require('../netlink/message') as Messag
 export interface Output {
   /** Writes text (or raw bytes, for -D -) to stdout, resolving when it may write more (backpressure). */
   write(text: string | Uint8Array): Promise<void> | void;
+  /** Whether everything written so far has left the process (nothing holds the bytes given to `write`). */
+  flushed?(): boolean;
 }
 
 /** stdout with backpressure; EPIPE (a reader such as `head` went away) ends the program quietly. */
@@ -58,6 +62,8 @@ function stdoutOutput(): Output {
       if (text.length === 0) return;
       if (!process.stdout.write(text)) return new Promise((resolve) => process.stdout.once('drain', resolve));
     },
+    // Files and pipes are written synchronously on Linux; a write that did not complete is queued.
+    flushed: () => process.stdout.writableLength === 0,
   };
 }
 
@@ -231,7 +237,36 @@ function renderer(inv: Invocation, sel: Selection, out: Output, pending: Array<P
       const p = out.write(text);
       if (p) pending.push(p);
     },
+    () => out.flushed?.() === true,
   );
+}
+
+/**
+ * The rows of an inet table written straight from the kernel's reply datagrams, with no
+ * socket objects (ss's own way): for listings that need nothing but the reply (no process
+ * owners, no host names). Rendering waits when stdout is full.
+ */
+async function printInetReplies(opts: ListOptions, table: TableRenderer, fmt: FormatOptions, pending: Array<Promise<void>>): Promise<void> {
+  try {
+    await eachReply(
+      opts,
+      (b, off, len, protocol, decode) => {
+        table.beginRow();
+        writeInetMessageRow(table, b, off, len, protocol as InetProtocolName, decode, fmt);
+      },
+      // A render wrote to a full pipe: wait until it drains.
+      () => (pending.length > 0 ? Promise.all(pending.splice(0)).then(() => undefined) : undefined),
+    );
+  } catch (err) {
+    if (err instanceof NotSupportedError) return;
+    throw err;
+  }
+}
+
+/** Adds a socket's row to the table, its cells written straight into the table's buffer. */
+function addRow(table: TableRenderer, s: Socket, fmt: FormatOptions): void {
+  table.beginRow();
+  writeRow(table, s, fmt);
 }
 
 /** The listing in ss's text. */
@@ -243,15 +278,17 @@ async function printTables(inv: Invocation, sel: Selection, filter: Filter | und
   const table = renderer(inv, sel, out, pending);
   for (const t of sel.tables) {
     const opts = listOptions(inv, sel, t.protocol, filter, false);
-    if (inv.resolve) {
+    if (INET_PROTOCOLS.has(t.protocol) && !inv.resolve && opts.processes === undefined) {
+      await printInetReplies(opts, table, fmt, pending);
+    } else if (inv.resolve) {
       // -r needs host names looked up (asynchronously) before the rows are formatted.
       const sockets: Socket[] = [];
       await eachTableSocket(opts, t.dbs, (s) => void sockets.push(s));
       Object.assign(fmt, await prepareFormat(sockets, fmt));
-      for (const s of sockets) table.row(formatRow(s, fmt));
+      for (const s of sockets) addRow(table, s, fmt);
     } else {
       await eachTableSocket(opts, t.dbs, (s) => {
-        table.row(formatRow(s, fmt));
+        addRow(table, s, fmt);
         // A render wrote to a full pipe: wait until it drains.
         if (pending.length > 0) return Promise.all(pending.splice(0)).then(() => undefined);
       });
@@ -295,7 +332,7 @@ async function killSockets(inv: Invocation, sel: Selection, filter: Filter | und
         continue;
       }
       if (writer) await writer.item(r.socket);
-      else table!.row(formatRow(r.socket, fmt));
+      else addRow(table!, r.socket, fmt);
     }
   }
   table?.end();
@@ -329,7 +366,7 @@ async function followEvents(inv: Invocation, sel: Selection, out: Output): Promi
         process.stderr.write(`sockdiag: events lost (${ev.lost ?? 'unknown number'})\n`);
         continue;
       }
-      table!.row(formatRow(ev.socket, fmt));
+      addRow(table!, ev.socket, fmt);
       table!.flush();
       await Promise.all(pending.splice(0));
     }

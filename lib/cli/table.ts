@@ -36,6 +36,17 @@ export interface Row {
   process: string;
 }
 
+/**
+ * Where a row is written cell by cell: each cell's bytes go into `out`, and `endCell`
+ * closes it, in {@link Row}'s order.
+ */
+export interface RowSink {
+  /** The buffer the current cell is written into. */
+  readonly out: CellWriter;
+  /** Ends the cell written since the previous one. */
+  endCell(): void;
+}
+
 type Align = 'left' | 'right';
 
 interface Column {
@@ -70,12 +81,17 @@ export interface LayoutOptions {
 // and its bytes, aligned to 2. ss renders at a row start once this many chunks are in use.
 const CHUNK_DATA = 1024 * 1024 - 16;
 const CHUNKS_BEFORE_RENDER = 5;
+// Positions of columns in a Row (and in ss's column table).
+const RECVQ_POSITION = 2;
+const SENDQ_POSITION = 3;
+const PROCESS_POSITION = 8;
 const TOKEN_MAX = 0xffff;
 
 // Cells are copied into this buffer as they come (as ss copies them into its chunks), so
 // that no string outlives its row: thousands of retained strings made every young-generation
 // GC copy them. It starts at ss's five chunks and grows for cells longer than that.
-const INITIAL_CELL_BYTES = CHUNKS_BEFORE_RENDER * 1024 * 1024 + 64 * 1024;
+// Rendering writes the text after the cells, in the same buffer: room for both, and padding.
+const INITIAL_CELL_BYTES = 3 * (CHUNKS_BEFORE_RENDER * 1024 * 1024 + 64 * 1024);
 /**
  * Buffer's own encoder, which Buffer#write calls after checking its arguments: called
  * straight, it saves that work on the two million cells of a 100k-socket listing.
@@ -88,21 +104,199 @@ interface NodeBuffer {
 const INITIAL_CELLS = 256 * 1024;
 // Cells shorter than this are copied byte by byte: cheaper than a call into Buffer.copy.
 const SHORT_COPY = 24;
+// TypedArray's fill, without Buffer#fill's argument handling.
+const fillBytes = Uint8Array.prototype.fill;
+// Padding shorter than this is written byte by byte: most cells need a few spaces.
+const SHORT_PAD = 16;
+
+/** Writes `n` spaces at `pos`; returns where they end. */
+function pad(buf: Buffer, pos: number, n: number): number {
+  if (n < SHORT_PAD) {
+    for (let i = 0; i < n; i++) buf[pos++] = 0x20;
+    return pos;
+  }
+  fillBytes.call(buf, 0x20, pos, pos + n);
+  return pos + n;
+}
+
+// Decimal digits of 0..99, two per entry, for writing numbers two digits at a time.
+const DIGIT_PAIRS = Buffer.from(Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0')).join(''), 'latin1');
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+// Room every number writer asks for: 2^64 has 20 digits.
+const NUMBER_ROOM = 24;
+
+/** Writes a non-negative integer below 2^53 in decimal at `pos`; returns where it ends (room is the caller's). */
+function writeDigits(b: Buffer, pos: number, n: number): number {
+  if (n < 10) {
+    b[pos] = 48 + n;
+    return pos + 1;
+  }
+  if (n <= 0x7fffffff) return writeSmallDigits(b, pos, n | 0);
+  let digits = 2;
+  for (let t = n; t >= 100; t = Math.floor(t / 10)) digits++;
+  const end = pos + digits;
+  let p = end;
+  let t = n;
+  while (t >= 100) {
+    const q = Math.floor(t / 100);
+    const r = (t - q * 100) * 2;
+    b[--p] = DIGIT_PAIRS[r + 1];
+    b[--p] = DIGIT_PAIRS[r];
+    t = q;
+  }
+  if (t >= 10) {
+    b[--p] = DIGIT_PAIRS[t * 2 + 1];
+    b[--p] = DIGIT_PAIRS[t * 2];
+  } else {
+    b[--p] = 48 + t;
+  }
+  return end;
+}
+
+/** {@link writeDigits} for 10 <= n < 2^31, in int32 arithmetic (which V8 divides without floating point). */
+function writeSmallDigits(b: Buffer, pos: number, n: number): number {
+  const digits = n < 100 ? 2 : n < 1000 ? 3 : n < 10000 ? 4 : n < 100000 ? 5 : n < 1000000 ? 6 : n < 10000000 ? 7 : n < 100000000 ? 8 : n < 1000000000 ? 9 : 10;
+  const end = pos + digits;
+  let p = end;
+  let t = n;
+  while (t >= 100) {
+    const q = (t / 100) | 0;
+    const r = (t - q * 100) << 1;
+    b[--p] = DIGIT_PAIRS[r + 1];
+    b[--p] = DIGIT_PAIRS[r];
+    t = q;
+  }
+  if (t >= 10) {
+    b[--p] = DIGIT_PAIRS[(t << 1) + 1];
+    b[--p] = DIGIT_PAIRS[t << 1];
+  } else {
+    b[--p] = 48 + t;
+  }
+  return end;
+}
+
+/**
+ * A growable byte buffer that cells are written into: text, and numbers as ASCII digits
+ * straight from their values, so that a row's cells need no intermediate strings.
+ */
+export class CellWriter {
+  /** The bytes; replaced by a bigger buffer when a write needs more room. */
+  buf: Buffer;
+  /** Where the next byte goes. */
+  pos = 0;
+
+  /** @param size initial capacity in bytes. */
+  constructor(size: number) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  /** Makes room for `more` bytes after `pos`. */
+  ensure(more: number): void {
+    if (this.buf.length - this.pos >= more) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + more));
+    this.buf.copy(bigger, 0, 0, this.pos);
+    this.buf = bigger;
+  }
+
+  /** Appends text in UTF-8. */
+  text(s: string): void {
+    const n = s.length;
+    if (n === 0) return;
+    this.ensure(n * 3);
+    if (n < SHORT_COPY) {
+      // Short ASCII text (addresses, names) is cheaper to copy by hand than to encode.
+      const b = this.buf;
+      let p = this.pos;
+      for (let i = 0; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) {
+          this.pos += (b as unknown as NodeBuffer).utf8Write(s, this.pos);
+          return;
+        }
+        b[p++] = c;
+      }
+      this.pos = p;
+      return;
+    }
+    this.pos += (this.buf as unknown as NodeBuffer).utf8Write(s, this.pos);
+  }
+
+  /** Appends one byte (an ASCII character code). */
+  byte(c: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = c;
+  }
+
+  /** Appends bytes copied from `src[start, end)`. */
+  copy(src: Buffer, start: number, end: number): void {
+    this.ensure(end - start);
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = start; i < end; i++) b[p++] = src[i];
+    this.pos = p;
+  }
+
+  /** Appends pre-encoded ASCII bytes (a literal piece of text). */
+  ascii(bytes: Uint8Array): void {
+    const n = bytes.length;
+    this.ensure(n);
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) b[p++] = bytes[i];
+    this.pos = p;
+  }
+
+  /** Appends a non-negative integer below 2^53 in decimal. */
+  uint(n: number): void {
+    this.ensure(NUMBER_ROOM);
+    this.pos = writeDigits(this.buf, this.pos, n);
+  }
+
+  /** Appends a label (pre-encoded ASCII) and a non-negative integer below 2^53: ` cwnd:10`. */
+  field(label: Uint8Array, n: number): void {
+    const len = label.length;
+    this.ensure(len + NUMBER_ROOM);
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < len; i++) b[p++] = label[i];
+    this.pos = writeDigits(b, p, n);
+  }
+
+  /** Appends a signed 32-bit integer in decimal (C's `%d`). */
+  int(n: number): void {
+    if (n < 0) {
+      this.byte(0x2d);
+      this.uint(-n);
+    } else {
+      this.uint(n);
+    }
+  }
+
+  /** Appends an unsigned 32-bit integer in lower-case hex, at least `width` digits (zero-padded). */
+  hex(n: number, width = 1): void {
+    this.ensure(NUMBER_ROOM);
+    let digits = 1;
+    for (let t = n >>> 4; t !== 0; t >>>= 4) digits++;
+    if (digits < width) digits = width;
+    const b = this.buf;
+    let p = this.pos + digits;
+    this.pos = p;
+    for (let t = n >>> 0, i = 0; i < digits; i++, t >>>= 4) b[--p] = HEX_DIGITS[t & 15];
+  }
+}
 
 /**
  * Lays rows out as ss 6.1 does and hands the text to `write` batch by batch (ss's render
  * points). Call {@link TableRenderer.row} per socket, then {@link TableRenderer.end}.
  */
-export class TableRenderer {
+export class TableRenderer implements RowSink {
   private readonly columns: Column[];
   /**
-   * Bytes of the cells buffered since the last render, in order, enabled columns only (every
+   * The cells buffered since the last render, in order, enabled columns only (every
    * line has one per column, but the last line lacks the final empty one, as in ss):
    * rendering just cycles through the columns, as ss's does.
    */
-  private data = Buffer.allocUnsafe(INITIAL_CELL_BYTES);
-  /** End of the bytes used in `data`. */
-  private dataEnd = 0;
+  readonly out = new CellWriter(INITIAL_CELL_BYTES);
   /**
    * Where each buffered cell starts in `data`, and its byte length as measured (and
    * printed): typed arrays kept across renders, as plain arrays of 200k cells cost more to grow.
@@ -116,6 +310,10 @@ export class TableRenderer {
   private tokenStart = 0;
   private tokenLen = 0;
   private chunkEnd = 0;
+  /** Position (in {@link Row}'s order) of the cell that the next {@link TableRenderer.endCell} ends. */
+  private next = 0;
+  /** Where the cell being written starts in `out`. */
+  private cellStart = 0;
   /** Which column ss's cursor is on: the one whose cell is still open (not yet measured). */
   private open: 'none' | 'ext' | 'proc' = 'none';
   private readonly enabled: Column[];
@@ -125,10 +323,13 @@ export class TableRenderer {
   /**
    * @param opts the columns shown.
    * @param write receives the bytes of each render.
+   * @param written says, after `write` returned, whether those bytes have left the process
+   *   (then the buffer is reused for the next batch instead of a fresh one; default: never).
    */
   constructor(
     opts: LayoutOptions,
     private readonly write: (text: Buffer) => void,
+    private readonly written: () => boolean = () => false,
   ) {
     this.screenWidth = opts.screenWidth;
     let position = 0;
@@ -155,7 +356,9 @@ export class TableRenderer {
     this.startLine();
     for (const c of this.enabled) {
       if (c.key === undefined) break;
-      this.cell(c.header, true, 0);
+      this.cellStart = this.out.pos;
+      this.out.text(c.header);
+      this.finish(true, 0);
       this.measure(c, this.lastLen());
       this.nextToken();
     }
@@ -166,6 +369,34 @@ export class TableRenderer {
 
   /** Adds one socket's row (the buffer may be rendered first, as ss does at that point). */
   row(r: Row): void {
+    this.beginRow();
+    const out = this.out;
+    out.text(r.netid);
+    this.endCell();
+    out.text(r.state);
+    this.endCell();
+    out.text(r.recvQ);
+    this.endCell();
+    out.text(r.sendQ);
+    this.endCell();
+    out.text(r.localAddr);
+    this.endCell();
+    out.text(r.localPort);
+    this.endCell();
+    out.text(r.peerAddr);
+    this.endCell();
+    out.text(r.peerPort);
+    this.endCell();
+    out.text(r.process);
+    this.endCell();
+  }
+
+  /**
+   * Starts a socket's row written cell by cell: write each cell of {@link Row}, in its
+   * order, into {@link TableRenderer.out} and end it with {@link TableRenderer.endCell}.
+   * The buffer may be rendered first, as ss does at that point.
+   */
+  beginRow(): void {
     if (this.open === 'ext') {
       // The previous row's last cell is measured only now, and its line gets the empty last column.
       this.measure(this.enabled[this.extIndex], this.lastLen());
@@ -178,18 +409,28 @@ export class TableRenderer {
       else this.nextToken();
     }
     this.startLine();
-    // Named reads (one shape) rather than r[column key], which V8 cannot make fast.
-    const values = [r.netid, r.state, r.recvQ, r.sendQ, r.localAddr, r.localPort, r.peerAddr, r.peerPort];
-    for (let i = 0; i < this.extIndex; i++) {
-      const c = this.enabled[i];
-      // ss prints the queues with %-6d.
-      this.cell(values[c.position], true, c.key === 'recvQ' || c.key === 'sendQ' ? 6 : 0);
-      this.measure(c, this.lastLen());
-      this.nextToken();
+    this.next = 0;
+    this.cellStart = this.out.pos;
+  }
+
+  /** Ends the cell written since the previous one; a hidden column's cell is dropped. */
+  endCell(): void {
+    const position = this.next++;
+    const c = this.columns[position];
+    if (c.disabled) {
+      this.out.pos = this.cellStart;
+      return;
     }
-    // ss writes nothing at all into the last cell when the row has no extra text.
-    this.cell(r.process, r.process.length > 0, 0);
-    this.open = 'ext';
+    if (position === PROCESS_POSITION) {
+      // ss writes nothing at all into the last cell when the row has no extra text.
+      this.finish(this.out.pos > this.cellStart, 0);
+      this.open = 'ext';
+      return;
+    }
+    // ss prints the queues with %-6d.
+    this.finish(true, position === RECVQ_POSITION || position === SENDQ_POSITION ? 6 : 0);
+    this.measure(c, this.lastLen());
+    this.nextToken();
   }
 
   /** Renders what is buffered now (ss does so after each -E event). */
@@ -207,18 +448,21 @@ export class TableRenderer {
   }
 
   /**
-   * Writes one cell into the current token, padded with spaces to `minLen` bytes; `written`
-   * says whether ss calls out() for it at all.
+   * Books the cell written into `out` since `cellStart` into the current token, padded with
+   * spaces to `minLen` bytes; `written` says whether ss calls out() for it at all.
    */
-  private cell(text: string, written: boolean, minLen: number): void {
-    const start = this.dataEnd;
+  private finish(written: boolean, minLen: number): void {
+    const out = this.out;
+    const start = this.cellStart;
     let len = 0;
     if (written) {
-      if (this.data.length - start < text.length * 3 + minLen) this.grow(text.length * 3 + minLen);
-      const data = this.data;
-      len = text.length === 0 ? 0 : (data as unknown as NodeBuffer).utf8Write(text, start);
-      while (len < minLen) data[start + len++] = 0x20;
-      this.dataEnd = start + len;
+      len = out.pos - start;
+      if (len < minLen) {
+        out.ensure(minLen - len);
+        const data = out.buf;
+        while (len < minLen) data[start + len++] = 0x20;
+        out.pos = start + len;
+      }
       // ss moves a token that does not fit (with room for vsnprintf's NUL) to a new chunk.
       if (this.tokenStart !== 0 && this.chunkEnd + len >= CHUNK_DATA) this.newChunk();
       // ss cuts what does not fit (bytes, not characters).
@@ -227,6 +471,7 @@ export class TableRenderer {
       this.chunkEnd += len;
     }
     this.push(start, len);
+    this.cellStart = out.pos;
   }
 
   private push(start: number, len: number): void {
@@ -251,14 +496,7 @@ export class TableRenderer {
 
   /** The empty last cell of a line (ss never writes into it). */
   private emptyCell(): void {
-    this.push(this.dataEnd, 0);
-  }
-
-  /** Makes room for `more` bytes of cells (only a cell longer than ss's whole buffer needs it). */
-  private grow(more: number): void {
-    const bigger = Buffer.allocUnsafe(Math.max(this.data.length * 2, this.dataEnd + more));
-    this.data.copy(bigger, 0, 0, this.dataEnd);
-    this.data = bigger;
+    this.push(this.out.pos, 0);
   }
 
   private measure(c: Column, len: number): void {
@@ -337,7 +575,6 @@ export class TableRenderer {
     this.calcWidths();
     const enabled = this.enabled;
     const last = enabled.length - 1;
-    const data = this.data;
     const starts = this.starts;
     const lens = this.lens;
     // ss starts at the first column with a width, then cycles through the enabled columns.
@@ -365,8 +602,14 @@ export class TableRenderer {
       }
     }
     if (lineStarted) size++;
-    const buf = Buffer.allocUnsafe(size);
-    let pos = 0;
+    // The text goes into the cell buffer right after the cells (memmove within one buffer is
+    // a plain call, where Buffer#copy allocates a view per cell), and that buffer is handed
+    // to `write`: the cells go on in a new one.
+    const out = this.out;
+    const dataEnd = out.pos;
+    out.ensure(size);
+    const buf = out.buf;
+    let pos = dataEnd;
     f = first;
     lineStarted = false;
     for (let k = 0; k < count; k++) {
@@ -381,22 +624,18 @@ export class TableRenderer {
       if (c.width && c.align === 'right') {
         const sp = c.width - len - printed;
         if (sp > 0) {
-          buf.fill(0x20, pos, pos + sp);
-          pos += sp;
+          pos = pad(buf, pos, sp);
           printed += sp;
         }
       }
       if (len >= SHORT_COPY) {
-        data.copy(buf, pos, starts[k], starts[k] + len);
+        buf.copyWithin(pos, starts[k], starts[k] + len);
         pos += len;
       } else {
-        for (let i = starts[k], e = i + len; i < e; i++) buf[pos++] = data[i];
+        for (let i = starts[k], e = i + len; i < e; i++) buf[pos++] = buf[i];
       }
       printed += len;
-      if (c.width && c.align === 'left' && c.width > printed) {
-        buf.fill(0x20, pos, pos + c.width - printed);
-        pos += c.width - printed;
-      }
+      if (c.width && c.align === 'left' && c.width > printed) pos = pad(buf, pos, c.width - printed);
       if (f === last) {
         buf[pos++] = 0x0a;
         f = 0;
@@ -406,13 +645,16 @@ export class TableRenderer {
       }
     }
     if (lineStarted) buf[pos++] = 0x0a;
-    this.dataEnd = 0;
+    out.pos = 0;
+    this.cellStart = 0;
     this.count = 0;
     this.chunks = 0;
     this.tokenStart = 0;
     this.tokenLen = 0;
     this.chunkEnd = 0;
     this.open = 'none';
-    this.write(pos === size ? buf : buf.subarray(0, pos));
+    this.write(buf.subarray(dataEnd, pos));
+    // Fresh memory costs a page fault per 4 KiB: keep the buffer when nothing holds it any more.
+    if (!this.written()) out.buf = Buffer.allocUnsafe(buf.length);
   }
 }

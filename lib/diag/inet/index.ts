@@ -247,6 +247,18 @@ export class InetSocketView {
     return a;
   }
 
+  /**
+   * @internal The received bytes of `s` when it is a view: `span[0]` is set to where its
+   * `inet_diag_msg` starts and `span[1]` to where its attributes end. For formatters that
+   * read fields straight from the reply; undefined for any other object.
+   */
+  static rawMessage(s: unknown, span: Int32Array): Buffer | undefined {
+    if (!(s instanceof InetSocketView)) return undefined;
+    span[0] = s.#start - MSG_SIZE;
+    span[1] = s.#end;
+    return s.#bytes;
+  }
+
   /** Every field, attributes included, as a plain object. */
   toJSON(): Record<string, unknown> {
     const out: Record<string, unknown> = { ...(this as object) };
