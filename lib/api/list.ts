@@ -7,7 +7,8 @@ import { AbortError, NotSupportedError, SockdiagError } from '../errors';
 import { AF, ProtocolName, stateMask } from '../diag/constants';
 import { ALL_PROTOCOLS, plansFor, PlanInput, DumpPlan } from '../diag/families';
 import type { Socket } from '../diag/socket';
-import { scanProcesses, processScanOptions, ProcessMap } from '../proc/processes';
+import type { ProcessMap } from '../proc/processes';
+import type * as Processes from '../proc/processes';
 import type { ListOptions, ListingStats } from './options';
 import type { Filter, FilterExpr } from '../filter/ast';
 import { parseFilter } from '../filter/parse';
@@ -216,9 +217,8 @@ async function* socketBatches(opts: ListOptions, stats: ListingStats): AsyncGene
   const signal = opts.signal;
   if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
   const listing = await prepareListing(opts, stats);
-  const scanOptions = processScanOptions(opts.processes);
   // The /proc walk runs on a pool thread while the dump starts.
-  const processScan: Promise<ProcessMap> | undefined = scanOptions ? scanProcesses(scanOptions) : undefined;
+  const processScan = startProcessScan(opts.processes);
   processScan?.catch(() => undefined);
   const channel = openChannel(opts);
   const onAbort = (): void => channel.close();
@@ -311,6 +311,18 @@ async function allSockets(opts: ListOptions, stats: ListingStats): Promise<Socke
   return all;
 }
 
+/**
+ * The /proc (or BPF) walk for the `processes` option, started now; undefined when the
+ * option asks for none. Its modules load only then: most listings map no processes.
+ */
+function startProcessScan(option: ListOptions['processes']): Promise<ProcessMap> | undefined {
+  if (option === undefined || option === false) return undefined;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { processScanOptions, scanProcesses } = require('../proc/processes') as typeof Processes;
+  const scanOptions = processScanOptions(option);
+  return scanOptions ? scanProcesses(scanOptions) : undefined;
+}
+
 function attachOwners(s: Socket, owners: ProcessMap): void {
   const p = owners.lookup(s.inode);
   if (p !== undefined) s.processes = p;
@@ -337,8 +349,7 @@ function newStats(): ListingStats {
  */
 export async function listSockets(opts: ListOptions = {}): Promise<SocketList> {
   const stats = newStats();
-  const scanOptions = processScanOptions(opts.processes);
-  const scan = scanOptions ? scanProcesses(scanOptions) : undefined;
+  const scan = startProcessScan(opts.processes);
   scan?.catch(() => undefined);
   const all = await allSockets(opts, stats);
   if (scan) {

@@ -7,12 +7,12 @@ import type { MessageDecoder } from '../netlink/channel';
 import type { ErrorContext } from '../errors';
 import { AF, ProtocolName } from './constants';
 import { encodeInetRequest, encodeTcpBothFamiliesRequest, decodeInetMessage, INET_PROTOCOLS, InetExtension, InetProtocolName } from './inet';
-import { encodeUnixRequest, decodeUnixMessage } from './unix';
-import { encodePacketRequest, decodePacketMessage } from './packet';
-import { encodeNetlinkRequest, decodeNetlinkMessage } from './netlink';
-import { encodeVsockRequest, decodeVsockMessage } from './vsock';
-import { encodeTipcRequest, decodeTipcMessage } from './tipc';
-import { encodeXdpRequest, decodeXdpMessage } from './xdp';
+import type * as UnixFamily from './unix';
+import type * as PacketFamily from './packet';
+import type * as NetlinkFamily from './netlink';
+import type * as VsockFamily from './vsock';
+import type * as TipcFamily from './tipc';
+import type * as XdpFamily from './xdp';
 import { STATE_NUMBERS } from './constants';
 import type { Socket } from './socket';
 import type { CompiledFilter } from '../filter/bytecode';
@@ -88,6 +88,20 @@ function planner(family: string, request: (states: number) => Buffer, decode: Du
   return (input) => [{ request: request(input.states), decode, context: { operation: 'dump', family, protocol: family }, exact: !input.filtered }];
 }
 
+/** A module loaded on first use (a command that lists TCP only never loads the other families' decoders). */
+function lazy<T>(load: () => T): () => T {
+  let m: T | undefined;
+  return () => (m ??= load());
+}
+/* eslint-disable @typescript-eslint/no-require-imports */
+const unix = lazy(() => require('./unix') as typeof UnixFamily);
+const packet = lazy(() => require('./packet') as typeof PacketFamily);
+const netlink = lazy(() => require('./netlink') as typeof NetlinkFamily);
+const vsock = lazy(() => require('./vsock') as typeof VsockFamily);
+const tipc = lazy(() => require('./tipc') as typeof TipcFamily);
+const xdp = lazy(() => require('./xdp') as typeof XdpFamily);
+/* eslint-enable @typescript-eslint/no-require-imports */
+
 const planners: Readonly<Record<ProtocolName, Planner>> = {
   tcp: inetPlanner('tcp'),
   udp: inetPlanner('udp'),
@@ -96,12 +110,12 @@ const planners: Readonly<Record<ProtocolName, Planner>> = {
   mptcp: inetPlanner('mptcp'),
   sctp: inetPlanner('sctp'),
   dccp: inetPlanner('dccp'),
-  unix: planner('unix', (states) => encodeUnixRequest({ states }), decodeUnixMessage),
-  packet: statelessPlanner('packet', () => encodePacketRequest(), decodePacketMessage),
-  netlink: statelessPlanner('netlink', () => encodeNetlinkRequest(), decodeNetlinkMessage),
-  vsock: planner('vsock', (states) => encodeVsockRequest({ states }), decodeVsockMessage),
-  tipc: planner('tipc', (states) => encodeTipcRequest({ states }), decodeTipcMessage),
-  xdp: statelessPlanner('xdp', () => encodeXdpRequest(), decodeXdpMessage),
+  unix: (input) => planner('unix', (states) => unix().encodeUnixRequest({ states }), unix().decodeUnixMessage)(input),
+  packet: (input) => statelessPlanner('packet', () => packet().encodePacketRequest(), packet().decodePacketMessage)(input),
+  netlink: (input) => statelessPlanner('netlink', () => netlink().encodeNetlinkRequest(), netlink().decodeNetlinkMessage)(input),
+  vsock: (input) => planner('vsock', (states) => vsock().encodeVsockRequest({ states }), vsock().decodeVsockMessage)(input),
+  tipc: (input) => planner('tipc', (states) => tipc().encodeTipcRequest({ states }), tipc().decodeTipcMessage)(input),
+  xdp: (input) => statelessPlanner('xdp', () => xdp().encodeXdpRequest(), xdp().decodeXdpMessage)(input),
 };
 
 /** Every socket kind, in the order listings visit them. */

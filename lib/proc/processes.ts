@@ -16,7 +16,7 @@
 import { fromNativeError } from '../errors';
 import type { SocketProcess } from '../diag/common/socket';
 import { procBinding, type NativeProcScan } from './native';
-import { bpfOwners, preferBpf } from './bpf-owners';
+import type * as BpfOwners from './bpf-owners';
 import { selinuxEnabled, SELINUX_UNAVAILABLE, type SecurityContexts } from './selinux';
 
 /** Options of {@link scanProcesses}. */
@@ -120,8 +120,11 @@ export async function scanProcesses(options: ProcessScanOptions = {}): Promise<P
   if (method !== 'auto' && method !== 'bpf' && method !== 'proc') throw new TypeError("method must be 'auto', 'bpf' or 'proc'");
   const bpfCan = !threads && contexts === 'none' && options.procRoot === undefined;
   if (method === 'bpf' && !bpfCan) throw new TypeError("method 'bpf' cannot report threads, SELinux contexts or another procRoot");
-  if (bpfCan && (method === 'bpf' || (method === 'auto' && preferBpf()))) {
-    const r = await bpfOwners();
+  // Loaded on first use, like the rest of the walk: most listings map no processes.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const bpf = bpfCan && method !== 'proc' ? (require('./bpf-owners') as typeof BpfOwners) : undefined;
+  if (bpf && (method === 'bpf' || bpf.preferBpf())) {
+    const r = await bpf.bpfOwners();
     if (!(r instanceof Error)) return new ProcessMap(r, threads, contexts);
     if (method === 'bpf') throw r;
   }
