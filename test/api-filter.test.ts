@@ -61,7 +61,7 @@ describeRoot('listSockets({ filter }) selects what ss selects', () => {
   });
 
   test('a filtered TCP listing of both families walks the table once and returns what two one-family listings return, IPv4 first', async () => {
-    const listing = await prepareListing({ netns: ns.name, protocols: ['tcp'], filter: 'dst 127.0.0.0/8 or src [::1]' }, { interrupted: false, duplicatesDropped: 0, unsupported: [] }, true);
+    const listing = await prepareListing({ netns: ns.name, protocols: ['tcp'], filter: 'dst 127.0.0.0/8 or src [::1]' }, { interrupted: false, duplicatesDropped: 0, unsupported: [] }, 'filtered');
     expect(listing.dumps).toHaveLength(1);
     expect(listing.dumps[0].plan.mixedFamilies).toBe(true);
     expect(listing.dumps[0].plan.request.readUInt16LE(4)).toBe(TCPDIAG_GETSOCK);
@@ -76,7 +76,7 @@ describeRoot('listSockets({ filter }) selects what ss selects', () => {
       expect(families).toEqual([...families].sort((a, b) => (a === b ? 0 : a === 'inet' ? -1 : 1)));
     }
     // Unfiltered and streamed listings keep one dump per family (ss's order).
-    expect((await prepareListing({ protocols: ['tcp'] }, { interrupted: false, duplicatesDropped: 0, unsupported: [] }, true)).dumps).toHaveLength(2);
+    expect((await prepareListing({ protocols: ['tcp'] }, { interrupted: false, duplicatesDropped: 0, unsupported: [] }, 'filtered')).dumps).toHaveLength(2);
     expect((await prepareListing({ protocols: ['tcp'], filter: 'dport = :1' }, { interrupted: false, duplicatesDropped: 0, unsupported: [] })).dumps).toHaveLength(2);
   });
 

@@ -241,6 +241,26 @@ describeRoot('sockdiag command vs ss (conformance)', () => {
     console.log(`conformance: ${equal}/${results.length} equal`);
     expect(failures).toEqual([]);
   }, 450_000);
+
+  test('a TCP listing of both families walks the kernel\'s table once (TCPDIAG_GETSOCK) and still prints IPv4 before IPv6, as ss', () => {
+    const run = (cmd: string[]): { out: string; trace: string } => {
+      const traceFile = path.join(dir, 'trace');
+      const r = spawnSync('ip', ['netns', 'exec', ns.name, 'strace', '-f', '-qq', '-e', 'trace=sendto,sendmsg', '-o', traceFile, ...cmd], { encoding: 'utf8', timeout: 60_000 });
+      expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+      return { out: r.stdout, trace: readFileSync(traceFile, 'utf8') };
+    };
+    const ours = run([process.execPath, MAIN, '-tan']);
+    const theirs = run(['ss', '-tan']);
+    expect(ours.trace.match(/nlmsg_type=TCPDIAG_GETSOCK/g) ?? []).toHaveLength(1);
+    expect(ours.trace).not.toMatch(/nlmsg_type=SOCK_DIAG_BY_FAMILY/);
+    expect(theirs.trace.match(/nlmsg_type=SOCK_DIAG_BY_FAMILY/g) ?? []).toHaveLength(2);
+    const rows = (text: string): string[] => dropObserver(text, pop.pid).split('\n').slice(1).filter(Boolean);
+    const v6 = (rows: string[]): number[] => rows.map((r, i) => (r.includes('[') ? i : -1)).filter((i) => i >= 0);
+    // Both have IPv6 rows, all of them after the last IPv4 row, in the same places.
+    expect(v6(rows(ours.out)).length).toBeGreaterThan(0);
+    expect(v6(rows(ours.out))).toEqual(v6(rows(theirs.out)));
+    expect(rows(ours.out).length).toBe(rows(theirs.out).length);
+  }, 120_000);
 });
 
 /** The first differing line of two texts, for the failure message. */

@@ -5,7 +5,7 @@
 import { Channel, runDump, DumpStats } from '../netlink/channel';
 import { AbortError, NotSupportedError, SockdiagError } from '../errors';
 import { AF, ProtocolName, stateMask } from '../diag/constants';
-import { ALL_PROTOCOLS, plansFor, PlanInput, DumpPlan } from '../diag/families';
+import { ALL_PROTOCOLS, plansFor, PlanInput, DumpPlan, MixedFamilies } from '../diag/families';
 import type { Socket } from '../diag/socket';
 import type { ProcessMap } from '../proc/processes';
 import type * as Processes from '../proc/processes';
@@ -93,7 +93,7 @@ function filterOf(option: ListOptions['filter']): Filter | undefined {
   return toFilter(option);
 }
 
-function planInput(opts: ListOptions, filter: Filter | undefined, filterCtx: EvaluateContext | undefined, mixedFamilies: boolean): PlanInput {
+function planInput(opts: ListOptions, filter: Filter | undefined, filterCtx: EvaluateContext | undefined, mixedFamilies: MixedFamilies): PlanInput {
   const fams = opts.families ?? ['inet', 'inet6'];
   for (const f of fams) if (f !== 'inet' && f !== 'inet6') throw new TypeError(`families must be 'inet' or 'inet6', got ${String(f)}`);
   let extensions: PlanInput['extensions'];
@@ -142,9 +142,9 @@ export interface Listing {
 
 /**
  * @internal The dumps a listing's options ask for, with its filter parsed, resolved and
- * compiled. `mixedFamilies`: the caller accepts dumps that return both inet families mixed.
+ * compiled. `mixedFamilies`: when the caller accepts dumps that return both inet families mixed.
  */
-export async function prepareListing(opts: ListOptions, stats: ListingStats, mixedFamilies = false): Promise<Listing> {
+export async function prepareListing(opts: ListOptions, stats: ListingStats, mixedFamilies: MixedFamilies = false): Promise<Listing> {
   const filter = filterOf(opts.filter);
   const expr = filter?.expr;
   const filterCtx = expr === undefined ? undefined : await filterContext(expr, opts.netns, typeof opts.filter === 'string' ? opts.filter : filterToString(filter!));
@@ -259,7 +259,7 @@ const PARALLEL_DUMPS = 4;
 async function allSockets(opts: ListOptions, stats: ListingStats): Promise<Socket[]> {
   const signal = opts.signal;
   if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
-  const listing = await prepareListing(opts, stats, true);
+  const listing = await prepareListing(opts, stats, 'filtered');
   const results: Array<Socket[][] | undefined> = new Array(listing.dumps.length);
   const failed = new Set<ProtocolName>();
   const channels = new Set<Channel>();

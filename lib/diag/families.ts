@@ -30,11 +30,15 @@ export interface PlanInput {
   /** Whether the listing has a filter expression at all. */
   filtered: boolean;
   /**
-   * The caller takes both families' sockets from one dump (and restores their order
-   * itself): a filtered TCP listing of both families then walks the kernel's tables once.
+   * Whether the caller takes both families' sockets from one dump (and restores their
+   * order itself): a TCP listing of both families then walks the kernel's tables once,
+   * always or only when filtered (where the walk is nearly all of the time).
    */
-  mixedFamilies?: boolean;
+  mixedFamilies?: MixedFamilies;
 }
+
+/** When a TCP listing of both families may use one dump for both (see {@link PlanInput}). */
+export type MixedFamilies = false | 'filtered' | 'always';
 
 /** One dump: the request, its decoder, and the words errors carry. */
 export interface DumpPlan {
@@ -55,7 +59,7 @@ function inetPlanner(name: InetProtocolName): Planner {
   return (input) => {
     // A filtered dump's time is the kernel's walk of the whole table: for TCP, one walk
     // can serve both families (the filter program is the same for both).
-    if (name === 'tcp' && input.mixedFamilies && input.filtered && input.inetFamilies.length === 2) {
+    if (name === 'tcp' && input.inetFamilies.length === 2 && (input.mixedFamilies === 'always' || (input.mixedFamilies === 'filtered' && input.filtered))) {
       const compiled = input.compiled?.('inet');
       const request = encodeTcpBothFamiliesRequest({ states: input.states, extensions: input.extensions, bytecode: compiled?.bytecode });
       return [{ request, decode, context: { operation: 'dump', family: 'inet+inet6', protocol: name }, exact: compiled ? compiled.exact : true, mixedFamilies: true }];
