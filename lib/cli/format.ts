@@ -9,7 +9,7 @@ import type { ProtocolName, SocketState } from '../diag/constants';
 import type { InetSocket, InetProtocolName } from '../diag/inet';
 import type { NetlinkSocket } from '../diag/netlink';
 import type { PacketSocket } from '../diag/packet';
-import { CellWriter, type Row, type RowSink } from './table';
+import { CellWriter, writeRowCells, type Row, type RowSink } from './table';
 import { socketDetails } from './details';
 import { bindSocket, reply, writeInetDetails, type MessageDecode } from './inet-details';
 import { formatIPv4, formatIPv6 } from '../diag/inet/address';
@@ -318,26 +318,7 @@ export function writeRow(sink: RowSink, s: Socket, o: FormatOptions): void {
     writeInetRow(sink, s as InetSocket, o);
     return;
   }
-  const r = formatRow(s, o);
-  const w = sink.out;
-  w.text(r.netid);
-  sink.endCell();
-  w.text(r.state);
-  sink.endCell();
-  w.text(r.recvQ);
-  sink.endCell();
-  w.text(r.sendQ);
-  sink.endCell();
-  w.text(r.localAddr);
-  sink.endCell();
-  w.text(r.localPort);
-  sink.endCell();
-  w.text(r.peerAddr);
-  sink.endCell();
-  w.text(r.peerPort);
-  sink.endCell();
-  w.text(r.process);
-  sink.endCell();
+  writeRowCells(sink, formatRow(s, o));
 }
 
 /** Collects the cells {@link writeRow} writes, as strings. */

@@ -47,6 +47,15 @@ export interface RowSink {
   endCell(): void;
 }
 
+/** Writes a row given as strings into `sink`, cell by cell in the column order. */
+export function writeRowCells(sink: RowSink, r: Row): void {
+  const out = sink.out;
+  for (const cell of [r.netid, r.state, r.recvQ, r.sendQ, r.localAddr, r.localPort, r.peerAddr, r.peerPort, r.process]) {
+    out.text(cell);
+    sink.endCell();
+  }
+}
+
 type Align = 'left' | 'right';
 
 interface Column {
@@ -370,25 +379,7 @@ export class TableRenderer implements RowSink {
   /** Adds one socket's row (the buffer may be rendered first, as ss does at that point). */
   row(r: Row): void {
     this.beginRow();
-    const out = this.out;
-    out.text(r.netid);
-    this.endCell();
-    out.text(r.state);
-    this.endCell();
-    out.text(r.recvQ);
-    this.endCell();
-    out.text(r.sendQ);
-    this.endCell();
-    out.text(r.localAddr);
-    this.endCell();
-    out.text(r.localPort);
-    this.endCell();
-    out.text(r.peerAddr);
-    this.endCell();
-    out.text(r.peerPort);
-    this.endCell();
-    out.text(r.process);
-    this.endCell();
+    writeRowCells(this, r);
   }
 
   /**
