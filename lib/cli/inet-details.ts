@@ -263,8 +263,11 @@ export class InetReply {
   msg = 0;
   /** The protocol the dump listed. */
   protocol: InetProtocolName = 'tcp';
-  readonly at = new Int32Array(ATTR_SLOTS);
+  readonly at = new Int32Array(ATTR_SLOTS).fill(-1);
   readonly len = new Int32Array(ATTR_SLOTS);
+  /** The types set by the last scan (each at most once), so the next scan resets only them. */
+  private readonly filledTypes = new Uint8Array(ATTR_SLOTS);
+  private filled = 0;
   private header = 0;
   private end = 0;
   private decoded: InetSocket | undefined;
@@ -360,8 +363,14 @@ export class InetReply {
   private scan(off: number, end: number): void {
     const dv = this.dv;
     const at = this.at;
-    at.fill(-1);
-    this.len.fill(0);
+    const lens = this.len;
+    // Only the slots the last message filled are reset (a reply has about ten of ~30).
+    for (let i = 0; i < this.filled; i++) {
+      const t = this.filledTypes[i];
+      at[t] = -1;
+      lens[t] = 0;
+    }
+    this.filled = 0;
     const start = off;
     while (off + NLA_HDRLEN <= end) {
       const len = dv.getUint16(off, true);
@@ -372,7 +381,8 @@ export class InetReply {
       }
       if (type < ATTR_SLOTS && at[type] < 0) {
         at[type] = off + NLA_HDRLEN;
-        this.len[type] = len - NLA_HDRLEN;
+        lens[type] = len - NLA_HDRLEN;
+        this.filledTypes[this.filled++] = type;
       }
       off += align4(len);
     }
