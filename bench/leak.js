@@ -6,26 +6,10 @@
 // against the first sample. Then the same for Channel open/close cycles in another namespace.
 // Prints one JSON line.
 
-const fs = require('node:fs');
+const { sampleProcess } = require('./sample');
 
 const cfg = JSON.parse(process.argv[2]);
 
-async function sample(i) {
-  // Yield first so the last iteration's result is really garbage, then collect.
-  await new Promise((resolve) => setImmediate(resolve));
-  global.gc();
-  global.gc();
-  const m = process.memoryUsage();
-  return {
-    i,
-    fds: fs.readdirSync('/proc/self/fd').length,
-    threads: fs.readdirSync('/proc/self/task').length,
-    rss: m.rss,
-    heapUsed: m.heapUsed,
-    external: m.external,
-    arrayBuffers: m.arrayBuffers,
-  };
-}
 
 function summarize(samples) {
   const first = samples[0];
@@ -46,11 +30,11 @@ function summarize(samples) {
 }
 
 async function loop(n, every, body) {
-  const samples = [await sample(0)];
+  const samples = [await sampleProcess(0)];
   const t0 = process.hrtime.bigint();
   for (let i = 1; i <= n; i++) {
     await body();
-    if (i % every === 0) samples.push(await sample(i));
+    if (i % every === 0) samples.push(await sampleProcess(i));
   }
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   return { iterations: n, ms, perIterationMs: ms / n, ...summarize(samples) };

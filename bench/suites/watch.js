@@ -7,6 +7,7 @@
 // events received and what was lost to overruns (received + lost must equal what was made).
 
 const path = require('node:path');
+const { sampleProcess } = require('../sample');
 const fs = require('node:fs');
 const { spawn } = require('node:child_process');
 
@@ -25,20 +26,6 @@ l.close()
 
 const python = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
-async function sample(i) {
-  await new Promise((resolve) => setImmediate(resolve));
-  global.gc();
-  global.gc();
-  const m = process.memoryUsage();
-  return {
-    i,
-    fds: fs.readdirSync('/proc/self/fd').length,
-    threads: fs.readdirSync('/proc/self/task').length,
-    rss: m.rss,
-    heapUsed: m.heapUsed,
-    external: m.external,
-  };
-}
 
 /** The child: consume warmup + events destroy events, sampling every `every`. */
 async function child(cfg) {
@@ -62,7 +49,7 @@ async function child(cfg) {
       if (e.type === 'destroy') seen++;
       else lost += e.lost ?? NaN;
       if (seen + lost >= nextSample) {
-        samples.push(await sample(seen + lost));
+        samples.push(await sampleProcess(seen + lost));
         if (t0 === undefined) {
           t0 = process.hrtime.bigint();
           cpu0 = process.cpuUsage();
