@@ -11,8 +11,7 @@
  *
  * It prints one JSON line, then holds the sockets until stdin closes.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { runCommand, pythonBinary } from './netns';
+import { runCommand, startPython } from './netns';
 
 const PY = String.raw`
 import json, os, socket, sys, tempfile, time
@@ -77,37 +76,10 @@ export interface MetricsPopulation {
 }
 
 /** Starts the population in namespace `ns` and waits for its JSON line. */
-export function startMetricsPopulation(ns: string, backlog = 2, clients = 5, queuedBytes = 1000): Promise<MetricsPopulation> {
-  const child: ChildProcessWithoutNullStreams = spawn('ip', ['netns', 'exec', ns, pythonBinary(), '-c', PY, String(backlog), String(clients), String(queuedBytes), ns], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
-  const stop = async (): Promise<void> => {
-    child.stdin.end();
-    const t = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(t);
-  };
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`metrics population: no JSON line after 20 s ${err}`));
-    }, 20_000);
-    child.stdin.on('error', () => undefined);
-    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`metrics population exited (${code}) before its JSON line: ${err}`));
-    });
-    child.stdout.on('data', (b: Buffer) => {
-      out += b.toString();
-      const nl = out.indexOf('\n');
-      if (nl < 0) return;
-      clearTimeout(timer);
-      const j = JSON.parse(out.slice(0, nl)) as Omit<MetricsPopulation, 'stop' | 'backlog' | 'clients' | 'queuedBytes'>;
-      resolve({ ...j, backlog, clients, queuedBytes, stop });
-    });
-  });
+export async function startMetricsPopulation(ns: string, backlog = 2, clients = 5, queuedBytes = 1000): Promise<MetricsPopulation> {
+  const h = await startPython(ns, PY, [String(backlog), String(clients), String(queuedBytes), ns]);
+  const j = h.info as unknown as Omit<MetricsPopulation, 'stop' | 'backlog' | 'clients' | 'queuedBytes'>;
+  return { ...j, backlog, clients, queuedBytes, stop: h.stop };
 }
 
 /** `ss -tanH` state words → node_exporter's state names. */

@@ -534,9 +534,13 @@ export interface Helper {
   stop(): Promise<void>;
 }
 
-/** Runs a python script inside the namespace until stopped; resolves with its first JSON line. */
-export function startPython(ns: Netns, script: string): Promise<Helper> {
-  const child = spawn('ip', ['netns', 'exec', ns.name, pythonBinary(), '-c', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+/**
+ * Runs a python script (with `args` as its argv) inside the namespace until stopped;
+ * resolves with its first JSON line. A script silent for `timeoutMs` is killed.
+ */
+export function startPython(ns: Netns | string, script: string, args: readonly string[] = [], timeoutMs = 20_000): Promise<Helper> {
+  const name = typeof ns === 'string' ? ns : ns.name;
+  const child = spawn('ip', ['netns', 'exec', name, pythonBinary(), '-c', script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
   const stop = async (): Promise<void> => {
     child.stdin.end();
@@ -547,13 +551,22 @@ export function startPython(ns: Netns, script: string): Promise<Helper> {
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`helper: no JSON line after ${timeoutMs} ms ${err}`));
+    }, timeoutMs);
     child.stderr.on('data', (b: Buffer) => (err += b.toString()));
     child.stdout.on('data', (b: Buffer) => {
       out += b.toString();
       const nl = out.indexOf('\n');
-      if (nl >= 0) resolve({ child, info: JSON.parse(out.slice(0, nl)) as Record<string, unknown>, stop });
+      if (nl < 0) return;
+      clearTimeout(timer);
+      resolve({ child, info: JSON.parse(out.slice(0, nl)) as Record<string, unknown>, stop });
     });
-    child.on('close', (code) => reject(new Error(`helper exited ${code} before its JSON line: ${err}`)));
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`helper exited ${code} before its JSON line: ${err}`));
+    });
     child.stdin.on('error', () => undefined);
   });
 }
