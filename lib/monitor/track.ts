@@ -495,17 +495,12 @@ class Tracker implements SocketTracker {
     const key: CookieKey = high < MAX_SAFE_HIGH ? high * 0x100000000 + (words[m + COOKIE_WORD] >>> 0) : b.readBigUInt64LE(off + NLMSG_HDRLEN + COOKIE_WORD * 4);
     if (this.#seenTombstone(key, dump)) return;
     findAttributes(words, m + MSG_WORDS, off + len);
-    const entry = this.#table.get(key);
+    const entry = this.#seenAgain(key, dump);
     if (entry === undefined) {
       this.#opened({ key, data: b, off, len, decode, words, w, infoW: foundInfoW, infoLen: foundInfoLen, shutdown: foundShutdown, seen: dump, missed: 0 });
       return;
     }
-    if (entry.seen === dump) {
-      this.stats.duplicatesDropped++;
-      return;
-    }
-    entry.seen = dump;
-    entry.missed = 0;
+    if (entry === null) return;
     const old = entry.words!;
     const changed =
       differs(MSG_FIELDS, old, entry.w + HDR_WORDS, MSG_SIZE, words, m, MSG_SIZE) ||
@@ -533,23 +528,34 @@ class Tracker implements SocketTracker {
     if (s.protocol === 'netlink' && s.netlinkProtocol === 4 && s.portId === ownPort) return;
     const key = keyOf(s.cookie);
     if (this.#seenTombstone(key, dump)) return;
-    const entry = this.#table.get(key);
+    const entry = this.#seenAgain(key, dump);
     if (entry === undefined) {
       this.#opened({ key, data: b, off, len, decode, words: undefined, w: 0, infoW: -1, infoLen: 0, shutdown: -1, seen: dump, missed: 0 }, s);
       return;
     }
-    if (entry.seen === dump) {
-      this.stats.duplicatesDropped++;
-      return;
-    }
-    entry.seen = dump;
-    entry.missed = 0;
+    if (entry === null) return;
     if (entry.len !== len || b.compare(entry.data, entry.off + NLMSG_HDRLEN, entry.off + entry.len, off + NLMSG_HDRLEN, off + len) !== 0) {
       this.#emit({ type: 'change', socket: s, previous: entry.decode(entry.data, entry.off, entry.len)!, at: Date.now() });
     }
     entry.data = b;
     entry.off = off;
     entry.len = len;
+  }
+
+  /**
+   * Marks a tracked socket seen in this dump and returns its entry to compare with; undefined
+   * when it is not tracked yet (the caller opens it), null when this dump already had it.
+   */
+  #seenAgain(key: CookieKey, dump: number): Entry | null | undefined {
+    const entry = this.#table.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.seen === dump) {
+      this.stats.duplicatesDropped++;
+      return null;
+    }
+    entry.seen = dump;
+    entry.missed = 0;
+    return entry;
   }
 
   #seenTombstone(key: CookieKey, dump: number): boolean {
