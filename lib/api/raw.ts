@@ -12,11 +12,11 @@
  * ss (which reads `TCPDIAG_FILE` without looking at sequence numbers).
  * @module
  */
-import { Channel, statusError } from '../netlink/channel';
+import { Channel, readDumpBatch, statusError, visitReplies, type DumpStats } from '../netlink/channel';
 import { NLMSG, NLM_F, NLMSG_HDRLEN, readHeader, decodeStatus, nlmsghdr } from '../netlink/message';
 import { offsetsOf } from '../netlink/offsets';
 import { align4, NLA_HDRLEN, findAttribute } from '../netlink/attributes';
-import { AbortError, DecodeError, SockdiagError } from '../errors';
+import { AbortError, DecodeError } from '../errors';
 import { AF, IPPROTO, ProtocolName, SOCK_DIAG_BY_FAMILY } from '../diag/constants';
 import type { DumpPlan } from '../diag/families';
 import { decodeInetMessage, inetDiagAttributes, inetDiagMsg, INET_PROTOCOLS, InetProtocolName } from '../diag/inet';
@@ -113,63 +113,51 @@ async function* planDatagrams(
 ): AsyncGenerator<RawDatagram, void, undefined> {
   const seq = rawSequence(protocol);
   const request = plan.request;
-  request.writeUInt32LE(seq, 8);
+  request.writeUInt32LE(seq, H.seq);
   channel.send(request);
-  const portId = channel.portId;
   const { expr, filterCtx } = listing;
   const recheck = expr !== undefined && !plan.exact;
+  const dumpStats: DumpStats = { messages: 0, interrupted: false, foreignDropped: 0 };
+  const keep = (b: Buffer, off: number, len: number): boolean => {
+    if (!recheck) return true;
+    const s = plan.decode(b, off, len);
+    if (s !== undefined && matchesFilter(expr, s, filterCtx)) return true;
+    stats.filteredOut++;
+    return false;
+  };
+  const out: RawDatagram[] = [];
+  const collect = (b: Buffer, start: number, end: number, cut: Array<[number, number]> | null): void => {
+    if (cut === null) {
+      out.push({ protocol, data: b.subarray(start, end), decode: plan.decode });
+      return;
+    }
+    // The datagram rebuilt without the messages cut out (nothing left: nothing to write).
+    const parts: Buffer[] = [];
+    let at = start;
+    for (const [from, to] of cut) {
+      if (from > at) parts.push(b.subarray(at, from));
+      at = to;
+    }
+    if (end > at) parts.push(b.subarray(at, end));
+    if (parts.length > 0) out.push({ protocol, data: Buffer.concat(parts), decode: plan.decode });
+  };
   for (;;) {
     if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
-    const batch = await channel.read();
-    if (batch === null) throw new SockdiagError('The channel was closed during a dump', 'ERR_SOCKDIAG_CLOSED');
-    const b = batch.data;
+    const batch = await readDumpBatch(channel);
+    const before = dumpStats.foreignDropped;
     let done = false;
-    for (let i = 0; i < batch.offsets.length; i++) {
-      if (batch.senders[i] !== 0) {
-        stats.foreignDropped++;
-        continue;
-      }
-      const start = batch.offsets[i];
-      const end = start + batch.lengths[i];
-      // Kept message ranges; null while every message so far is kept (the common case).
-      let kept: Array<[number, number]> | null = null;
-      let off = start;
-      while (off + NLMSG_HDRLEN <= end) {
-        // The header fields read in place (this loop sees every socket of every dump).
-        const len = b.readUInt32LE(off + H.len);
-        if (len < NLMSG_HDRLEN || len > end - off) readHeader(b, off, end); // throws the DecodeError
-        const type = b.readUInt16LE(off + H.type);
-        const flags = b.readUInt16LE(off + H.flags);
-        const pid = b.readUInt32LE(off + H.pid);
-        const next = Math.min(end, off + align4(len));
-        let keep = true;
-        if (b.readUInt32LE(off + H.seq) !== seq || (pid !== portId && pid !== 0)) {
-          stats.foreignDropped++;
-          keep = false;
-        } else {
-          if (flags & NLM_F.DUMP_INTR) stats.interrupted = true;
-          if (type === NLMSG.DONE || type === NLMSG.ERROR) {
-            const status = decodeStatus(b, off, len, type, flags);
-            if (status.error < 0) throw statusError(status.error, plan.context, status.message);
-            if (type === NLMSG.DONE) done = true;
-          } else if (recheck && type !== NLMSG.NOOP && type !== NLMSG.OVERRUN) {
-            const s = plan.decode(b, off, len);
-            if (s === undefined || !matchesFilter(expr, s, filterCtx)) {
-              stats.filteredOut++;
-              keep = false;
-            }
-          }
-        }
-        if (!keep && kept === null) kept = off > start ? [[start, off]] : [];
-        else if (keep && kept !== null) kept.push([off, next]);
-        off = next;
-      }
-      let data: Buffer;
-      if (kept === null) data = b.subarray(start, end);
-      else if (kept.length === 0) continue;
-      else data = Buffer.concat(kept.map(([s, e]) => b.subarray(s, e)));
-      yield { protocol, data, decode: plan.decode };
+    let failure: { err: unknown } | undefined;
+    try {
+      done = visitReplies(batch, seq, channel.portId, plan.context, dumpStats, keep, collect);
+    } catch (err) {
+      failure = { err };
     }
+    stats.foreignDropped += dumpStats.foreignDropped - before;
+    if (dumpStats.interrupted) stats.interrupted = true;
+    // The datagrams before an error reply still go out, as they came.
+    yield* out;
+    out.length = 0;
+    if (failure) throw failure.err;
     if (done) return;
   }
 }

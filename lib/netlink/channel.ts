@@ -162,8 +162,18 @@ const H_FLAGS = fieldAt(nlmsghdr, 'flags', 'u16');
 const H_SEQ = fieldAt(nlmsghdr, 'seq', 'u32');
 const H_PID = fieldAt(nlmsghdr, 'pid', 'u32');
 
-/** Receives one message of a dump's reply: `off` at its nlmsghdr, `len` its nlmsg_len. */
-export type ReplyVisitor = (b: Buffer, off: number, len: number) => void;
+/**
+ * Receives one message of a dump's reply: `off` at its nlmsghdr, `len` its nlmsg_len.
+ * Returning false cuts the message out of its datagram (see {@link DatagramVisitor}).
+ */
+export type ReplyVisitor = (b: Buffer, off: number, len: number) => void | boolean;
+
+/**
+ * Receives each of the kernel's datagrams once its messages have been visited: `start` and
+ * `end` bound it in `b`; `cut` lists the [from, to) byte ranges of the messages left out
+ * (another request's, or refused by the message visitor), null when none was.
+ */
+export type DatagramVisitor = (b: Buffer, start: number, end: number, cut: Array<[number, number]> | null) => void;
 
 /**
  * Hands each message of `batch` that is the kernel's answer to request `seq` to `visit`,
@@ -171,7 +181,7 @@ export type ReplyVisitor = (b: Buffer, off: number, len: number) => void;
  * 100k of them). Error replies (in NLMSG_ERROR or inside NLMSG_DONE) are thrown as
  * {@link SockdiagSystemError}s; returns true once NLMSG_DONE has been seen.
  */
-export function visitReplies(batch: Datagrams, seq: number, portId: number, context: ErrorContext, stats: DumpStats, visit: ReplyVisitor): boolean {
+export function visitReplies(batch: Datagrams, seq: number, portId: number, context: ErrorContext, stats: DumpStats, visit: ReplyVisitor, datagram?: DatagramVisitor): boolean {
   const b = batch.data;
   const dv = viewOf(b);
   let done = false;
@@ -180,14 +190,19 @@ export function visitReplies(batch: Datagrams, seq: number, portId: number, cont
       stats.foreignDropped++;
       continue;
     }
-    let off = batch.offsets[i];
-    const end = off + batch.lengths[i];
+    const start = batch.offsets[i];
+    const end = start + batch.lengths[i];
+    let cut: Array<[number, number]> | null = null;
+    let off = start;
     while (off + NLMSG_HDRLEN <= end) {
       const len = dv.getUint32(off + H_LEN, true);
       if (len < NLMSG_HDRLEN || len > end - off) readHeader(b, off, end); // throws the DecodeError
+      const next = off + ((len + 3) & ~3);
+      let keep = true;
       const pid = dv.getUint32(off + H_PID, true);
       if (dv.getUint32(off + H_SEQ, true) !== seq || (pid !== portId && pid !== 0)) {
         stats.foreignDropped++;
+        keep = false;
       } else {
         const type = dv.getUint16(off + H_TYPE, true);
         const flags = dv.getUint16(off + H_FLAGS, true);
@@ -198,11 +213,13 @@ export function visitReplies(batch: Datagrams, seq: number, portId: number, cont
           if (type === NLMSG.DONE) done = true;
         } else if (type !== NLMSG.NOOP && type !== NLMSG.OVERRUN) {
           stats.messages++;
-          visit(b, off, len);
+          keep = visit(b, off, len) !== false;
         }
       }
-      off += (len + 3) & ~3;
+      if (!keep && datagram) (cut ??= []).push([off, Math.min(end, next)]);
+      off = next;
     }
+    if (datagram) datagram(b, start, end, cut);
   }
   return done;
 }
