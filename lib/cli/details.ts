@@ -13,7 +13,6 @@ import { readdirSync, statSync } from 'node:fs';
 import { cgroup2Mount } from '../proc/mounts';
 import type { Socket } from '../diag/socket';
 import type { InetSocket } from '../diag/inet';
-import { tcpInfo, type TcpInfo } from '../diag/inet/tcp-info';
 import type { MptcpInfo } from '../diag/inet/mptcp-info';
 import type { UlpInfo } from '../diag/inet/attributes';
 import type { TcpDiagMd5sig } from '../diag/inet/structs';
@@ -25,17 +24,13 @@ import type { TipcSocket } from '../diag/tipc';
 import type { XdpSocket } from '../diag/xdp';
 import type { SocketProcess } from '../diag/common/socket';
 import { SELINUX_UNAVAILABLE, type SecurityContexts } from '../proc/selinux';
-import { structDecoder } from '../netlink/struct';
-import { formatBitRate, formatFixed, formatG, formatMicrosAsMs, formatTimer, hexAlt } from './units';
+import { hexAlt } from './units';
 import type { FormatOptions } from './format';
 import { formatIPv4, formatIPv6 } from '../diag/inet/address';
 
 const u32 = (n: number | undefined): number => (n ?? 0) >>> 0;
 const i32 = (n: number | undefined): number => (n ?? 0) | 0;
 const big = (n: bigint | number | undefined): bigint => (n === undefined ? 0n : BigInt(n));
-
-/** ss's show_options: `-o`, and also `-e` and `-b`. */
-const showTimers = (o: FormatOptions): boolean => !!(o.options || o.extended || o.bpf);
 
 // ---------------------------------------------------------------------------------------
 // Shared pieces
@@ -93,39 +88,11 @@ const newline = (o: FormatOptions, text: string): string => (o.oneline ? ` ${tex
 // ---------------------------------------------------------------------------------------
 // inet
 
-const TIMER_LABELS: Readonly<Record<string, string>> = { on: 'on', keepalive: 'keepalive', timewait: 'timewait', persist: 'persist' };
-
-/** ` timer:(name,expires,retransmits)` (ss's -o), or '' when no timer runs. */
-export function inetTimer(s: InetSocket): string {
-  const t = s.timer;
-  if (!t) return '';
-  if (s.protocol === 'sctp') return ` timer:(T3_RTX,${formatTimer(u32(t.expiresMs))},${t.retransmits})`;
-  return ` timer:(${TIMER_LABELS[t.name] ?? 'unknown'},${formatTimer(u32(t.expiresMs))},${t.retransmits})`;
-}
-
 const SOCKOPT_FLAGS: ReadonlyArray<readonly [string, string]> = [
   ['recverr', 'recverr'], ['isIcsk', 'is_icsk'], ['freebind', 'freebind'], ['hdrincl', 'hdrincl'],
   ['mcLoop', 'mc_loop'], ['transparent', 'transparent'], ['mcAll', 'mc_all'], ['nodefrag', 'nodefrag'],
   ['bindAddressNoPort', 'bind_addr_no_port'], ['recverrRfc4884', 'recverr_rfc4884'], ['deferConnect', 'defer_connect'],
 ];
-
-function inetDetails(s: InetSocket, o: FormatOptions): string {
-  let out = usersText(s, o);
-  if (showTimers(o)) out += inetTimer(s);
-  if (o.extended) {
-    out += sockDetails(s.uid, s.inode, s.cookie, s.mark ?? 0, s.cgroupId ?? 0n, o);
-    if (s.family === 'inet6' && s.v6only !== undefined) out += ` v6only:${s.v6only ? 1 : 0}`;
-    out += shutdownText(s.shutdown);
-  }
-  out += inetOptionsText(s, o);
-  if (o.memory || (o.info && s.protocol !== 'udp')) {
-    if (!o.oneline) out += '\n\t';
-    if (s.protocol === 'sctp') out += sctpInfo(s, o);
-    else if (s.protocol === 'mptcp') out += mptcpInfo(s, o);
-    else out += tcpInfoText(s, o);
-  }
-  return out;
-}
 
 /** `--tos`, `--cgroup` and `--inet-sockopt` of an inet socket. */
 export function inetOptionsText(s: InetSocket, o: FormatOptions): string {
@@ -152,123 +119,6 @@ function inetMemory(s: InetSocket, o: FormatOptions): string {
   const m = s.meminfo;
   if (!m) return '';
   return ` mem:(r${u32(m.rmem)},w${u32(m.wmem)},f${u32(m.fmem)},t${u32(m.tmem)})`;
-}
-
-// Compiled when first needed: only sockets without their reply bytes come here.
-let decodeTcpInfo: ((b: Buffer, off: number, len: number) => TcpInfo) | undefined;
-
-function tcpInfoText(s: InetSocket, o: FormatOptions): string {
-  let out = inetMemory(s, o);
-  let info: TcpInfo | undefined;
-  if (o.info && s.info !== undefined) {
-    // dccp and others send a tcp_info-shaped INET_DIAG_INFO, which ss reads as one.
-    decodeTcpInfo ??= structDecoder(tcpInfo);
-    info = Buffer.isBuffer(s.info) ? decodeTcpInfo(s.info, 0, s.info.length) : (s.info as TcpInfo);
-  }
-  if (info) out += tcpStats(s, info, o);
-  // The kernel sends MD5 keys and ULP state only to requests for INET_DIAG_INFO (ss -i).
-  if (o.info && (s.protocol === 'tcp' || s.protocol === 'dccp')) {
-    out += md5KeysText(s, o);
-    if (s.ulp) out += ulpText(s.ulp);
-  }
-  return out;
-}
-
-function tcpStats(s: InetSocket, t: TcpInfo, o: FormatOptions): string {
-  let out = '';
-  const opts = t.options ?? 0;
-  if (showTimers(o)) {
-    if (opts & 1) out += ' ts';
-    if (opts & 2) out += ' sack';
-    if (opts & 8) out += ' ecn';
-    if (opts & 16) out += ' ecnseen';
-    if (opts & 32) out += ' fastopen';
-  }
-  // ss copies the name into a 16-byte buffer.
-  if (s.cong) out += ` ${s.cong.slice(0, 15)}`;
-  if (opts & 4) out += ` wscale:${t.sndWscale ?? 0},${t.rcvWscale ?? 0}`;
-  const rto = u32(t.rtoUs);
-  if (rto && rto !== 3000000) out += ` rto:${formatMicrosAsMs(rto)}`;
-  if (t.backoff) out += ` backoff:${u32(t.backoff)}`;
-  const rttUs = u32(t.rttUs);
-  if (rttUs) out += ` rtt:${formatMicrosAsMs(rttUs)}/${formatMicrosAsMs(u32(t.rttvarUs))}`;
-  if (t.atoUs) out += ` ato:${formatMicrosAsMs(u32(t.atoUs))}`;
-  if (t.sndMss) out += ` mss:${i32(t.sndMss)}`;
-  if (t.pmtu) out += ` pmtu:${u32(t.pmtu)}`;
-  if (t.rcvMss) out += ` rcvmss:${i32(t.rcvMss)}`;
-  if (t.advmss) out += ` advmss:${i32(t.advmss)}`;
-  if (t.sndCwnd) out += ` cwnd:${u32(t.sndCwnd)}`;
-  const ssthresh = u32(t.sndSsthresh);
-  if (ssthresh && ssthresh < 0xffff) out += ` ssthresh:${ssthresh}`;
-  // u64 counters are bigints (0n is falsy).
-  if (t.bytesSent) out += ` bytes_sent:${t.bytesSent}`;
-  if (t.bytesRetrans) out += ` bytes_retrans:${t.bytesRetrans}`;
-  if (t.bytesAcked) out += ` bytes_acked:${t.bytesAcked}`;
-  if (t.bytesReceived) out += ` bytes_received:${t.bytesReceived}`;
-  if (t.segsOut) out += ` segs_out:${u32(t.segsOut)}`;
-  if (t.segsIn) out += ` segs_in:${u32(t.segsIn)}`;
-  if (t.dataSegsOut) out += ` data_segs_out:${u32(t.dataSegsOut)}`;
-  if (t.dataSegsIn) out += ` data_segs_in:${u32(t.dataSegsIn)}`;
-  const dctcp = s.dctcp;
-  if (dctcp && dctcp.enabled) {
-    out += ` dctcp:(ce_state:${u32(dctcp.ceState)},alpha:${u32(dctcp.alpha)},ab_ecn:${u32(dctcp.abEcn)},ab_tot:${u32(dctcp.abTot)})`;
-  } else if (dctcp) {
-    out += ' dctcp:fallback_mode';
-  }
-  const bbr = s.bbr;
-  if (bbr) {
-    out += ` bbr:(bw:${formatBitRate(Number(big(bbr.bwBytesPerSec)) * 8, !!o.numeric)}bps,mrtt:${formatMicrosAsMs(u32(bbr.minRttUs))}`;
-    if (bbr.pacingGain) out += `,pacing_gain:${formatG(u32(bbr.pacingGain) / 256)}`;
-    if (bbr.cwndGain) out += `,cwnd_gain:${formatG(u32(bbr.cwndGain) / 256)}`;
-    out += ')';
-  }
-  let rttForRate = rttUs;
-  const vegas = s.vegas;
-  if (vegas && vegas.enabled && vegas.rttUs && vegas.rttUs !== 0x7fffffff) rttForRate = u32(vegas.rttUs);
-  if (rttForRate > 0 && t.sndMss && t.sndCwnd) {
-    out += ` send ${formatBitRate((u32(t.sndCwnd) * u32(t.sndMss) * 8000000) / rttForRate, !!o.numeric)}bps`;
-  }
-  if (t.lastDataSentMs) out += ` lastsnd:${u32(t.lastDataSentMs)}`;
-  if (t.lastDataRecvMs) out += ` lastrcv:${u32(t.lastDataRecvMs)}`;
-  if (t.lastAckRecvMs) out += ` lastack:${u32(t.lastAckRecvMs)}`;
-  const NONE = 0xffffffffffffffffn;
-  const pacing = big(t.pacingRateBytesPerSec);
-  if (pacing && pacing !== NONE) {
-    out += ` pacing_rate ${formatBitRate(Number(pacing) * 8, !!o.numeric)}bps`;
-    const max = big(t.maxPacingRateBytesPerSec);
-    if (max && max !== NONE) out += `/${formatBitRate(Number(max) * 8, !!o.numeric)}bps`;
-  }
-  const delivery = big(t.deliveryRateBytesPerSec);
-  if (delivery) out += ` delivery_rate ${formatBitRate(Number(delivery) * 8, !!o.numeric)}bps`;
-  if (t.delivered) out += ` delivered:${u32(t.delivered)}`;
-  if (t.deliveredCe) out += ` delivered_ce:${u32(t.deliveredCe)}`;
-  if (t.deliveryRateAppLimited) out += ' app_limited';
-  const busy = big(t.busyTimeUs);
-  if (busy) {
-    out += ` busy:${busy / 1000n}ms`;
-    const rwnd = big(t.rwndLimitedUs);
-    if (rwnd) out += ` rwnd_limited:${rwnd / 1000n}ms(${formatFixed((100 * Number(rwnd)) / Number(busy), 1)}%)`;
-    const sndbuf = big(t.sndbufLimitedUs);
-    if (sndbuf) out += ` sndbuf_limited:${sndbuf / 1000n}ms(${formatFixed((100 * Number(sndbuf)) / Number(busy), 1)}%)`;
-  }
-  if (t.unacked) out += ` unacked:${u32(t.unacked)}`;
-  if (t.retrans || t.totalRetrans) out += ` retrans:${u32(t.retrans)}/${u32(t.totalRetrans)}`;
-  if (t.lost) out += ` lost:${u32(t.lost)}`;
-  if (t.sacked && s.state !== 'listening') out += ` sacked:${u32(t.sacked)}`;
-  if (t.dsackDups) out += ` dsack_dups:${u32(t.dsackDups)}`;
-  if (t.fackets) out += ` fackets:${u32(t.fackets)}`;
-  if (i32(t.reordering) !== 3) out += ` reordering:${i32(t.reordering)}`;
-  if (t.reordSeen) out += ` reord_seen:${i32(t.reordSeen)}`;
-  if (t.rcvRttUs) out += ` rcv_rtt:${formatMicrosAsMs(u32(t.rcvRttUs))}`;
-  if (t.rcvSpace) out += ` rcv_space:${i32(t.rcvSpace)}`;
-  if (t.rcvSsthresh) out += ` rcv_ssthresh:${u32(t.rcvSsthresh)}`;
-  if (t.notsentBytes) out += ` notsent:${u32(t.notsentBytes)}`;
-  const minRtt = u32(t.minRttUs);
-  if (minRtt && minRtt !== 0xffffffff) out += ` minrtt:${formatMicrosAsMs(minRtt)}`;
-  if (t.rcvOoopack) out += ` rcv_ooopack:${u32(t.rcvOoopack)}`;
-  if (t.sndWnd) out += ` snd_wnd:${u32(t.sndWnd)}`;
-  // Fields after tcpi_snd_wnd (rcv_wnd, rehash, …) are newer than ss 6.1, which does not print them.
-  return out;
 }
 
 /** ` md5keys:…` (ss -i), or '' when the socket has no TCP-MD5 keys. */
@@ -483,7 +333,8 @@ export function socketDetails(s: Socket, o: FormatOptions): string {
     case 'xdp':
       return xdpDetails(s, o);
     default:
-      return inetDetails(s, o);
+      // inet sockets are printed from their reply bytes (inet-details.ts), never from here.
+      throw new TypeError(`socketDetails: ${s.protocol} sockets are printed by writeInetDetails`);
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * One socket → one row of ss's text output: each cell holds exactly the bytes iproute2 6.1's
  * `ss` writes into that column (addresses with their delimiter, `%dev`, service and host
- * names, `*` wildcards); everything after the peer comes from {@link socketDetails}.
+ * names, `*` wildcards); everything after the peer comes from {@link socketDetails}, or for
+ * inet sockets from their reply bytes (inet-details.ts).
  * @module
  */
 import type { Socket } from '../diag/socket';
@@ -194,42 +195,13 @@ function packetLocal(s: PacketSocket, o: FormatOptions): [string, string] {
 const VMADDR_ANY = 0xffffffff;
 const vsockPart = (n: number): string => (n >>> 0 === VMADDR_ANY ? '*' : String(n >>> 0));
 
-/** An inet socket's row, written cell by cell (from its reply bytes when it has them). */
+/**
+ * An inet socket's row, written cell by cell from its reply bytes. Every inet socket the
+ * library makes carries them; the text has one implementation, in inet-details.ts.
+ */
 function writeInetRow(sink: RowSink, s: InetSocket, o: FormatOptions): void {
-  if (bindSocket(s)) {
-    writeReplyRow(sink, o);
-    return;
-  }
-  // A socket object made some other way: the same text from its fields.
-  const w = sink.out;
-  w.text(netid(s));
-  sink.endCell();
-  w.text(STATE_LABELS[s.state] ?? 'UNKNOWN');
-  sink.endCell();
-  w.int(s.recvQ | 0);
-  sink.endCell();
-  w.int(s.sendQ | 0);
-  sink.endCell();
-  const v6 = s.family === 'inet6';
-  // Only AF_INET6 sockets carry INET_DIAG_SKV6ONLY; reading it decodes the attributes, so only then.
-  const v6only = v6 && (s.local.address === '::' || s.remote.address === '::') ? s.v6only === true : false;
-  const proto = serviceProtocol(s.protocol, o);
-  w.text(hostText(s.local.address, v6, v6only, o));
-  if (s.interface) {
-    w.byte(0x25);
-    w.text(ifname(s.interface, o));
-  }
-  w.byte(0x3a);
-  sink.endCell();
-  writePort(w, s.local.port, proto, o);
-  sink.endCell();
-  w.text(hostText(s.remote.address, v6, v6only, o));
-  w.byte(0x3a);
-  sink.endCell();
-  writePort(w, s.remote.port, proto, o);
-  sink.endCell();
-  w.text(socketDetails(s, o));
-  sink.endCell();
+  if (!bindSocket(s)) throw new TypeError('an inet socket is printed from its reply bytes; this one has none (it was not made by sockdiag)');
+  writeReplyRow(sink, o);
 }
 
 /** An address cell of the message bound to `reply` (without its delimiter). */

@@ -5,9 +5,9 @@
  * digits, with no decoded objects, BigInts or intermediate strings. At 100k sockets this
  * is most of the command's time (`sockdiag -tanie`), as printf is most of ss's.
  *
- * The text is exactly {@link socketDetails}'s (which formats sockets that do not carry
- * their reply bytes); what is rare (`-p`, `--tos`, MD5 keys, ULP, MPTCP and SCTP details…)
- * is taken from the decoded socket and its string formatters.
+ * This is the only writer of the inet details text; what is rare (`-p`, `--tos`, MD5 keys,
+ * ULP, MPTCP and SCTP details…) is taken from the decoded socket and the string formatters
+ * of details.ts.
  * @module
  */
 import { InetSocketView, TIMER_NAMES, type InetSocket, type InetProtocolName } from '../diag/inet';
