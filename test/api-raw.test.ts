@@ -14,6 +14,7 @@ import { NLMSG, NLM_F } from '../lib/netlink/message';
 import type { Socket } from '../lib/diag/socket';
 import type { ListOptions } from '../lib/api/options';
 import { createNetns, describeRoot, Netns, Population, runCommand } from './helpers/netns';
+import { expectSameSockets } from './helpers/same-sockets';
 
 const SS1 = path.join(__dirname, '..', '..', 'shared', 'reference', 'iproute2-data', 'ss1.dump');
 const SS1_FALLBACK = '/work/shared/reference/iproute2-data/ss1.dump';
@@ -32,16 +33,6 @@ function messages(b: Buffer): Array<[number, number, number]> {
   return out;
 }
 
-/** toJSON without what moves between two dumps of idle sockets (timers, "ms since" and time-spent counters). */
-function stable(s: Socket): unknown {
-  const j = JSON.parse(JSON.stringify((s as unknown as { toJSON?: () => unknown }).toJSON?.() ?? s, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v))) as Record<string, unknown>;
-  if (j.timer) delete (j.timer as Record<string, unknown>).expiresMs;
-  const info = j.info as Record<string, unknown> | undefined;
-  if (info && typeof info === 'object') for (const k of ['lastDataSentMs', 'lastAckSentMs', 'lastDataRecvMs', 'lastAckRecvMs', 'busyTimeUs', 'rwndLimitedUs', 'sndbufLimitedUs']) delete info[k];
-  return j;
-}
-
-const byCookie = (list: readonly Socket[]): Map<bigint, Socket> => new Map(list.map((s) => [s.cookie, s]));
 
 async function collect(opts: ListOptions): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -133,12 +124,6 @@ describeRoot('raw dumps on live sockets', () => {
     ns = await createNetns();
     pop = await ns.spawnPopulation({ kinds: ['tcp', 'udp', 'unix', 'packet', 'netlink'], extraTcpPairs: 200 });
   }, 120_000);
-  // Sockets whose counters move on their own between two dumps are compared by cookie only:
-  // the queued pairs (zero-window probes), sockets retransmitting (SYN-SENT to nowhere), and
-  // packet and netlink sockets (they count the namespace's traffic and notifications in `drops`).
-  const queued = (): Set<bigint | null> => new Set(pop.sockets.filter((p) => p.name.includes('queued')).map((p) => p.cookie));
-  const moving = (s: Socket): boolean =>
-    queued().has(s.cookie) || s.protocol === 'packet' || s.protocol === 'netlink' || ('timer' in s && (s.timer?.name === 'on' || s.timer?.name === 'persist'));
   afterAll(async () => {
     await pop?.stop();
     await ns?.destroy();
@@ -152,11 +137,7 @@ describeRoot('raw dumps on live sockets', () => {
     const decoded = decodeDump(bytes);
     // Our own sock_diag sockets come and go with each call.
     const ours = (s: Socket): boolean => s.protocol === 'netlink' && s.netlinkProtocol === 4;
-    const a = byCookie(decoded.filter((s) => !ours(s)));
-    const b = byCookie(listed.filter((s) => !ours(s)));
-    expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
-    expect(a.size).toBeGreaterThan(400);
-    for (const [cookie, s] of a) if (!moving(s) && !moving(b.get(cookie)!)) expect([cookie, s.protocol, s.state, stable(s)]).toEqual([cookie, s.protocol, s.state, stable(b.get(cookie)!)]);
+    expect(expectSameSockets(decoded.filter((s) => !ours(s)), listed.filter((s) => !ours(s)), pop)).toBeGreaterThan(400);
     expect(new Set(decoded.map((s) => s.protocol))).toEqual(new Set(protocols));
     // Every message carries the tag of the protocol it answers.
     for (const [off, , t] of messages(bytes)) {
@@ -170,11 +151,7 @@ describeRoot('raw dumps on live sockets', () => {
     await ssIn(['-tanim', '--tos', '-D', file]);
     const fromSs = decodeDump(readFileSync(file));
     const listed = await listSockets({ netns: ns.name, protocols: ['tcp'], extensions: ['meminfo', 'skmeminfo', 'info', 'vegas', 'cong', 'tos', 'tclass'] });
-    const a = byCookie(fromSs);
-    const b = byCookie(listed);
-    expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
-    expect(a.size).toBeGreaterThan(400);
-    for (const [cookie, s] of a) if (!moving(s) && !moving(b.get(cookie)!)) expect([cookie, s.protocol, s.state, stable(s)]).toEqual([cookie, s.protocol, s.state, stable(b.get(cookie)!)]);
+    expect(expectSameSockets(fromSs, listed, pop)).toBeGreaterThan(400);
     expect(fromSs.some((s) => s.family === 'inet6')).toBe(true);
   });
 

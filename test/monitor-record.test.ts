@@ -9,17 +9,8 @@ import * as zlib from 'node:zlib';
 import { recordSockets, replay, recordedFiles, ReplayedDump, RECORD_KIND } from '../lib/monitor/record';
 import { listSockets } from '../lib/api/list';
 import { DecodeError } from '../lib/errors';
-import type { Socket } from '../lib/diag/socket';
 import { createNetns, describeRoot, Netns, Population } from './helpers/netns';
-
-/** toJSON without what moves between two dumps of idle sockets (timers, "ms since" and time-spent counters). */
-function stable(s: Socket): unknown {
-  const j = JSON.parse(JSON.stringify((s as unknown as { toJSON?: () => unknown }).toJSON?.() ?? s, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v))) as Record<string, unknown>;
-  if (j.timer) delete (j.timer as Record<string, unknown>).expiresMs;
-  const info = j.info as Record<string, unknown> | undefined;
-  if (info && typeof info === 'object') for (const k of ['lastDataSentMs', 'lastAckSentMs', 'lastDataRecvMs', 'lastAckRecvMs', 'busyTimeUs', 'rwndLimitedUs', 'sndbufLimitedUs']) delete info[k];
-  return j;
-}
+import { expectSameSockets } from './helpers/same-sockets';
 
 async function all(files: string | string[]): Promise<{ dumps: ReplayedDump[]; truncated: string[] }> {
   const r = replay(files);
@@ -65,12 +56,6 @@ describeRoot('record and replay on live sockets', () => {
     ns = await createNetns();
     pop = await ns.spawnPopulation({ kinds: ['tcp', 'udp', 'unix'], extraTcpPairs: 100 });
   }, 120_000);
-  // Sockets whose counters move on their own between two dumps are compared by cookie only:
-  // the queued pairs (zero-window probes), sockets retransmitting (SYN-SENT to nowhere), and
-  // packet and netlink sockets (they count the namespace's traffic and notifications in `drops`).
-  const queued = (): Set<bigint | null> => new Set(pop.sockets.filter((p) => p.name.includes('queued')).map((p) => p.cookie));
-  const moving = (s: Socket): boolean =>
-    queued().has(s.cookie) || s.protocol === 'packet' || s.protocol === 'netlink' || ('timer' in s && (s.timer?.name === 'on' || s.timer?.name === 'persist'));
   afterAll(async () => {
     await pop?.stop();
     await ns?.destroy();
@@ -96,10 +81,7 @@ describeRoot('record and replay on live sockets', () => {
       // Dumps keep a fixed rate (one late dump does not shift the ones after it).
       expect(d.at.getTime()).toBeGreaterThanOrEqual(dumps[0].at.getTime() + i * 30 - 2);
       expect(d.info).toMatchObject({ format: 'sockdiag-recording', netns: ns.name, options: { protocols: [...protocols] } });
-      const a = new Map(d.sockets.map((s) => [s.cookie, s]));
-      const b = new Map(listed.map((s) => [s.cookie, s]));
-      expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
-      for (const [cookie, s] of a) if (!moving(s) && !moving(b.get(cookie)!)) expect([cookie, s.protocol, s.state, stable(s)]).toEqual([cookie, s.protocol, s.state, stable(b.get(cookie)!)]);
+      expectSameSockets(d.sockets, listed, pop);
     }
     expect(new Set(dumps[0].sockets.map((s) => s.protocol))).toEqual(new Set(protocols));
     expect(dumps[0].sockets.length).toBeGreaterThan(200);
