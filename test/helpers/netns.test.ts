@@ -10,6 +10,7 @@ import {
   describeRoot,
   listSdNetns,
   netnsPids,
+  pidAlive,
   Netns,
   PopulationKind,
   requireRoot,
@@ -101,8 +102,13 @@ describeRoot('private network namespaces', () => {
   test('cleanStaleNetns removes namespaces whose creator is dead, and only those', async () => {
     const dead = spawnSync('true').pid;
     expect(alive(dead)).toBe(false);
+    expect(pidAlive(dead)).toBe(false);
     const live = spawn('sleep', ['60'], { stdio: 'ignore' });
-    const staleName = `sd-${dead}-1`;
+    // The stale namespace is named after a process that this call alone treats as dead: other
+    // test files clean stale namespaces whenever they make one, and would remove a truly
+    // stale one first.
+    const creator = spawn('sleep', ['60'], { stdio: 'ignore' });
+    const staleName = `sd-${creator.pid}-1`;
     const liveName = `sd-${live.pid}-1`;
     try {
       for (const n of [staleName, liveName]) {
@@ -112,7 +118,7 @@ describeRoot('private network namespaces', () => {
       const insideExited = new Promise((r) => inside.on('exit', r));
       await waitFor(() => netnsPids(staleName).length > 0);
 
-      const removed = cleanStaleNetns();
+      const removed = cleanStaleNetns((pid) => pid !== creator.pid && pidAlive(pid));
       expect(removed).toContain(staleName);
       expect(removed).not.toContain(liveName);
       expect(existsSync(`/var/run/netns/${staleName}`)).toBe(false);
@@ -120,6 +126,7 @@ describeRoot('private network namespaces', () => {
       await insideExited;
     } finally {
       live.kill();
+      creator.kill();
       spawnSync('ip', ['netns', 'del', liveName]);
       spawnSync('ip', ['netns', 'del', staleName]);
     }

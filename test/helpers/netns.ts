@@ -308,11 +308,11 @@ function killAndDelete(name: string): void {
  * Remove `sd-<pid>-<n>` namespaces left over by earlier runs whose creating process is
  * dead (never those of a live process, e.g. a parallel jest worker). Returns their names.
  */
-export function cleanStaleNetns(): string[] {
+export function cleanStaleNetns(creatorAlive: (pid: number) => boolean = pidAlive): string[] {
   const removed: string[] = [];
   for (const name of listSdNetns()) {
     const pid = Number(NAME_RE.exec(name)![1]);
-    if (pid === process.pid || pidAlive(pid)) continue;
+    if (pid === process.pid || creatorAlive(pid)) continue;
     killAndDelete(name);
     removed.push(name);
   }
