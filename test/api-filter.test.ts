@@ -4,7 +4,9 @@
  */
 import { listSockets, FilterSyntaxError, and, or, state, dport, sport } from '../lib';
 import type { Filter, FilterExpr } from '../lib/filter/ast';
-import { prepareListing } from '../lib/api/list';
+import { Engine, newEngineStats } from '../lib/engine';
+
+const engine = new Engine();
 import { TCPDIAG_GETSOCK } from '../lib/diag/constants';
 import { createNetns, describeRoot, Netns, Population } from './helpers/netns';
 import { runSs, SsTable } from './helpers/ss';
@@ -61,7 +63,7 @@ describeRoot('listSockets({ filter }) selects what ss selects', () => {
   });
 
   test('a filtered TCP listing of both families walks the table once and returns what two one-family listings return, IPv4 first', async () => {
-    const listing = await prepareListing({ netns: ns.name, protocols: ['tcp'], filter: 'dst 127.0.0.0/8 or src [::1]' }, { interrupted: false, duplicatesDropped: 0, unsupported: [] }, 'filtered');
+    const listing = await engine.plan({ netns: ns.name, protocols: ['tcp'], filter: 'dst 127.0.0.0/8 or src [::1]' }, newEngineStats(), 'filtered');
     expect(listing.dumps).toHaveLength(1);
     expect(listing.dumps[0].plan.mixedFamilies).toBe(true);
     expect(listing.dumps[0].plan.request.readUInt16LE(4)).toBe(TCPDIAG_GETSOCK);
@@ -76,8 +78,8 @@ describeRoot('listSockets({ filter }) selects what ss selects', () => {
       expect(families).toEqual([...families].sort((a, b) => (a === b ? 0 : a === 'inet' ? -1 : 1)));
     }
     // Unfiltered and streamed listings keep one dump per family (ss's order).
-    expect((await prepareListing({ protocols: ['tcp'] }, { interrupted: false, duplicatesDropped: 0, unsupported: [] }, 'filtered')).dumps).toHaveLength(2);
-    expect((await prepareListing({ protocols: ['tcp'], filter: 'dport = :1' }, { interrupted: false, duplicatesDropped: 0, unsupported: [] })).dumps).toHaveLength(2);
+    expect((await engine.plan({ protocols: ['tcp'] }, newEngineStats(), 'filtered')).dumps).toHaveLength(2);
+    expect((await engine.plan({ protocols: ['tcp'], filter: 'dport = :1' }, newEngineStats())).dumps).toHaveLength(2);
   });
 
   test('tcp (v4 and v6) and unix, for state words, ports, hosts, not, dev and autobound', async () => {

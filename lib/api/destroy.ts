@@ -3,7 +3,8 @@
  * named, each by its full id **and its cookie**.
  * @module
  */
-import { Channel, statusError, NetnsRef, DumpChannel } from '../netlink/channel';
+import { statusError, NetnsRef, DumpChannel } from '../netlink/channel';
+import { engineOf, type Engine, type EngineChannel } from '../engine';
 import { NLMSG, NLM_F, NLMSG_HDRLEN, nlmsghdr, readHeader, decodeStatus } from '../netlink/message';
 import { viewOf, StructSpec } from '../netlink/struct';
 import { AbortError, ErrorContext, NotSupportedError, SockdiagError, SockdiagSystemError } from '../errors';
@@ -50,6 +51,8 @@ export interface DestroySocketOptions {
    * after, the socket may have been destroyed all the same.
    */
   signal?: AbortSignal;
+  /** The engine whose channels to use (default: the shared one); see `ListOptions.engine`. */
+  engine?: Engine;
 }
 
 /**
@@ -438,13 +441,13 @@ export async function destroyOn(channels: DumpChannel | readonly DumpChannel[], 
 }
 
 /** Opens `count` channels for a run and closes them when the run ends or the signal aborts. */
-async function withChannels<T>(netns: NetnsRef | undefined, count: number, signal: AbortSignal | undefined, run: (channels: Channel[]) => Promise<T>): Promise<T> {
+async function withChannels<T>(engine: Engine, netns: NetnsRef | undefined, count: number, signal: AbortSignal | undefined, run: (channels: EngineChannel[]) => Promise<T>): Promise<T> {
   if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
-  const channels: Channel[] = [];
+  const channels: EngineChannel[] = [];
   const closeAll = (): void => channels.forEach((c) => c.close());
   signal?.addEventListener('abort', closeAll, { once: true });
   try {
-    for (let i = 0; i < count; i++) channels.push(Channel.open(netns === undefined ? {} : { netns }));
+    for (let i = 0; i < count; i++) channels.push(engine.open(netns === undefined ? {} : { netns }));
     return await run(channels);
   } finally {
     signal?.removeEventListener('abort', closeAll);
@@ -490,7 +493,7 @@ export async function destroySocket(socket: Socket, opts: DestroySocketOptions =
   const job = prepare(socket, 0);
   if (job.refusal) throw job.refusal;
   const results: DestroyResult[] = [];
-  await withChannels(opts.netns, 1, opts.signal, ([channel]) => runJobs(channel, { jobs: [job], next: 0, failed: false }, results, opts.signal, () => true));
+  await withChannels(engineOf(opts), opts.netns, 1, opts.signal, ([channel]) => runJobs(channel, { jobs: [job], next: 0, failed: false }, results, opts.signal, () => true));
   const r = results[0];
   if (r.error) throw r.error;
   return r;
@@ -537,7 +540,7 @@ export async function destroySockets(opts: DestroySocketsOptions): Promise<Destr
   }
   const listing = await listSockets({ ...opts, extensions: opts.extensions ?? 'none' });
   const channels = Math.min(DESTROY_CHANNELS, Math.ceil(listing.length / MAX_IN_FLIGHT));
-  const results = listing.length === 0 ? [] : await withChannels(opts.netns, channels, opts.signal, (open) => destroyOn(open, listing, opts.signal));
+  const results = listing.length === 0 ? [] : await withChannels(engineOf(opts), opts.netns, channels, opts.signal, (open) => destroyOn(open, listing, opts.signal));
   const counts = newCounts();
   for (const r of results) counts[r.outcome]++;
   const { interrupted, duplicatesDropped, unsupported } = listing;

@@ -12,7 +12,7 @@
  * ss (which reads `TCPDIAG_FILE` without looking at sequence numbers).
  * @module
  */
-import { Channel, readDumpBatch, statusError, visitReplies, type DumpStats } from '../netlink/channel';
+import { statusError } from '../netlink/channel';
 import { NLMSG, NLM_F, NLMSG_HDRLEN, readHeader, decodeStatus, nlmsghdr } from '../netlink/message';
 import { offsetsOf } from '../netlink/offsets';
 import { align4, NLA_HDRLEN, findAttribute } from '../netlink/attributes';
@@ -28,8 +28,8 @@ import { decodeTipcMessage } from '../diag/tipc';
 import { decodeXdpMessage } from '../diag/xdp';
 import type { Socket } from '../diag/socket';
 import type { ListOptions, ListingStats } from './options';
-import { prepareListing, skippable, openChannel, type Listing, type SocketList } from './list';
-import { matchesFilter } from '../filter/evaluate';
+import type { SocketList } from './list';
+import { engineOf, newEngineStats, runOptionsOf, type EngineChannel, type EngineStats, type Listing } from '../engine';
 
 /**
  * High 16 bits of the `nlmsg_seq` of every request {@link rawDump} sends (and so of every
@@ -65,20 +65,6 @@ export function rawSequence(protocol: ProtocolName): number {
   return ((RAW_SEQ_TAG << 16) | tagOf(protocol)) >>> 0;
 }
 
-// ---------------------------------------------------------------------------------------
-// Planning: the same resolution of ListOptions into dumps as listSockets.
-
-/** Raw bytes carry only what the kernel sent: owners cannot be recorded. */
-function prepare(opts: ListOptions, stats: ListingStats): Promise<Listing> {
-  if (opts.processes !== undefined && opts.processes !== false) {
-    throw new TypeError('raw dumps carry only what the kernel sent: the processes option cannot be recorded (look owners up when decoding)');
-  }
-  return prepareListing(opts, stats);
-}
-
-// ---------------------------------------------------------------------------------------
-// The dump loop, keeping datagrams whole.
-
 /** One reply datagram of a raw dump, with what produced it. */
 export interface RawDatagram {
   /** The protocol the dump listed. */
@@ -90,113 +76,60 @@ export interface RawDatagram {
 }
 
 /** Counters of a raw dump (a {@link ListingStats} whose `duplicatesDropped` stays 0: raw bytes keep them). */
-export interface RawDumpStats extends ListingStats {
-  /** Datagrams or messages dropped because they were not the kernel's answer to our request. */
-  foreignDropped: number;
-  /** Messages removed because they failed the part of the filter the kernel could not run. */
-  filteredOut: number;
-}
-
-/**
- * Runs one dump and yields its datagrams. Datagrams not from the kernel, and messages of
- * another request, are dropped; messages that fail the userspace part of the filter are
- * cut out (the datagram is rebuilt without them), so decoding the result gives exactly
- * what a listing with the same options gives.
- */
-async function* planDatagrams(
-  channel: Channel,
-  protocol: ProtocolName,
-  plan: DumpPlan,
-  listing: Listing,
-  stats: RawDumpStats,
-  signal: AbortSignal | undefined,
-): AsyncGenerator<RawDatagram, void, undefined> {
-  const seq = rawSequence(protocol);
-  const request = plan.request;
-  request.writeUInt32LE(seq, H.seq);
-  channel.send(request);
-  const { expr, filterCtx } = listing;
-  const recheck = expr !== undefined && !plan.exact;
-  const dumpStats: DumpStats = { messages: 0, interrupted: false, foreignDropped: 0 };
-  const keep = (b: Buffer, off: number, len: number): boolean => {
-    if (!recheck) return true;
-    const s = plan.decode(b, off, len);
-    if (s !== undefined && matchesFilter(expr, s, filterCtx)) return true;
-    stats.filteredOut++;
-    return false;
-  };
-  const out: RawDatagram[] = [];
-  const collect = (b: Buffer, start: number, end: number, cut: Array<[number, number]> | null): void => {
-    if (cut === null) {
-      out.push({ protocol, data: b.subarray(start, end), decode: plan.decode });
-      return;
-    }
-    // The datagram rebuilt without the messages cut out (nothing left: nothing to write).
-    const parts: Buffer[] = [];
-    let at = start;
-    for (const [from, to] of cut) {
-      if (from > at) parts.push(b.subarray(at, from));
-      at = to;
-    }
-    if (end > at) parts.push(b.subarray(at, end));
-    if (parts.length > 0) out.push({ protocol, data: Buffer.concat(parts), decode: plan.decode });
-  };
-  for (;;) {
-    if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
-    const batch = await readDumpBatch(channel);
-    const before = dumpStats.foreignDropped;
-    let done = false;
-    let failure: { err: unknown } | undefined;
-    try {
-      done = visitReplies(batch, seq, channel.portId, plan.context, dumpStats, keep, collect);
-    } catch (err) {
-      failure = { err };
-    }
-    stats.foreignDropped += dumpStats.foreignDropped - before;
-    if (dumpStats.interrupted) stats.interrupted = true;
-    // The datagrams before an error reply still go out, as they came.
-    yield* out;
-    out.length = 0;
-    if (failure) throw failure.err;
-    if (done) return;
-  }
-}
+export type RawDumpStats = EngineStats;
 
 /** A fresh counters object. */
 export function newRawStats(): RawDumpStats {
-  return { interrupted: false, duplicatesDropped: 0, unsupported: [], foreignDropped: 0, filteredOut: 0 };
+  return newEngineStats();
 }
 
 /**
  * @internal The datagrams of every dump of a listing, in listing order, on one channel:
- * `channel` when given (the caller keeps it; it must not be mid-dump), else a fresh one
- * closed when the iteration ends, breaks, throws or the signal aborts. A protocol the
- * kernel lacks is skipped when it was not named, as in listSockets.
+ * `channel` when given (the caller keeps it; the run closes it when it fails), else a fresh
+ * one closed when the iteration ends, breaks, throws or the signal aborts. Datagrams not from
+ * the kernel, and messages of another request, are dropped; messages that fail the part of
+ * the filter the kernel could not run are cut out (the datagram is rebuilt without them), so
+ * decoding the result gives exactly what a listing with the same options gives.
  */
-export async function* rawDatagrams(opts: ListOptions, stats: RawDumpStats, channel?: Channel): AsyncGenerator<RawDatagram, void, undefined> {
-  const signal = opts.signal;
-  if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
-  const listing = await prepare(opts, stats);
-  const own = channel === undefined;
-  const ch = channel ?? openChannel(opts);
-  const onAbort = (): void => ch.close();
-  signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    let skipped: ProtocolName | undefined;
-    for (const { protocol, plan } of listing.dumps) {
-      if (protocol === skipped) continue;
-      try {
-        yield* planDatagrams(ch, protocol, plan, listing, stats, signal);
-      } catch (err) {
-        if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
-        if (!skippable(err, protocol, listing, stats)) throw err;
-        skipped = protocol;
-      }
-    }
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
-    if (own) ch.close();
+export async function* rawDatagrams(opts: ListOptions, stats: RawDumpStats, channel?: EngineChannel): AsyncGenerator<RawDatagram, void, undefined> {
+  // Raw bytes carry only what the kernel sent: owners cannot be recorded.
+  if (opts.processes !== undefined && opts.processes !== false) {
+    throw new TypeError('raw dumps carry only what the kernel sent: the processes option cannot be recorded (look owners up when decoding)');
   }
+  const engine = engineOf(opts);
+  const listing: Listing = await engine.plan(opts, stats);
+  const out: RawDatagram[] = [];
+  const sink = {
+    datagram(b: Buffer, start: number, end: number, cut: Array<[number, number]> | null, dump: { protocol: ProtocolName; plan: DumpPlan }): void {
+      const decode = dump.plan.decode;
+      if (cut === null) {
+        out.push({ protocol: dump.protocol, data: b.subarray(start, end), decode });
+        return;
+      }
+      // The datagram rebuilt without the messages cut out (nothing left: nothing to write).
+      const parts: Buffer[] = [];
+      let at = start;
+      for (const [from, to] of cut) {
+        if (from > at) parts.push(b.subarray(at, from));
+        at = to;
+      }
+      if (end > at) parts.push(b.subarray(at, end));
+      if (parts.length > 0) out.push({ protocol: dump.protocol, data: Buffer.concat(parts), decode });
+    },
+  };
+  const run = { ...runOptionsOf(opts, false), seq: rawSequence, ...(channel === undefined ? {} : { reuse: channel }) };
+  let failure: { err: unknown } | undefined;
+  try {
+    for await (const _ of engine.steps(listing, stats, sink, run)) {
+      yield* out;
+      out.length = 0;
+    }
+  } catch (err) {
+    failure = { err };
+  }
+  // The datagrams before an error reply still go out, as they came (not after an abort: it means stop).
+  if (!(failure?.err instanceof AbortError)) yield* out;
+  if (failure !== undefined) throw failure.err;
 }
 
 /** The datagrams of a raw dump, with the dump's counters. */

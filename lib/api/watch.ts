@@ -3,10 +3,10 @@
  * @module
  */
 import { closeSync, openSync } from 'node:fs';
-import { Channel, runDump, DumpStats, NetnsRef, Datagrams, netnsPath } from '../netlink/channel';
-import { NLMSG_HDRLEN, readHeader } from '../netlink/message';
+import { visitEvents, NetnsRef, Datagrams, netnsPath } from '../netlink/channel';
 import { withNetnsDetail } from '../netlink/netns';
-import { AbortError, DecodeError, SockdiagSystemError } from '../errors';
+import { AbortError, SockdiagSystemError } from '../errors';
+import { engineOf, newEngineStats, type Engine, type EngineChannel, type Listing } from '../engine';
 import { IPPROTO, SOCK_DIAG_BY_FAMILY } from '../diag/constants';
 import { decodeInetMessage, InetSocket } from '../diag/inet';
 import { decodeNetlinkMessage, encodeNetlinkRequest, NDIAG_SHOW } from '../diag/netlink';
@@ -27,6 +27,8 @@ export interface WatchOptions {
    * beyond it is lost and reported as an `overrun` event.
    */
   rcvbuf?: number;
+  /** The engine whose channels to use (default: the shared one); see `ListOptions.engine`. */
+  engine?: Engine;
 }
 
 /** A TCP or UDP socket was freed. */
@@ -158,12 +160,13 @@ interface DropCounters {
 
 class Watch implements SocketWatch {
   readonly stats: WatchStats = { events: 0, overruns: 0, lost: 0, lostUnknown: 0, foreignDropped: 0, malformed: 0 };
-  readonly #events: Channel | undefined;
+  readonly #events: EngineChannel | undefined;
+  readonly #engine: Engine;
   // The watched namespace, held open so that the drop counter is read in that very namespace
   // even after its name is deleted or reused; undefined for the caller's own.
   #netnsFd: number | undefined;
   // The socket of a drop-counter query while one runs (closed with the watch).
-  #query: Channel | undefined;
+  #query: EngineChannel | undefined;
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort = (): void => {
     this.#aborted = true;
@@ -188,6 +191,7 @@ class Watch implements SocketWatch {
     const rcvbuf = checkRcvbuf(opts.rcvbuf);
     const signal = opts.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
+    this.#engine = engineOf(opts);
     this.#signal = signal;
     if (signal?.aborted) {
       this.#aborted = true;
@@ -197,7 +201,7 @@ class Watch implements SocketWatch {
     const path = opts.netns === undefined ? undefined : netnsPath(opts.netns);
     if (path !== undefined) this.#netnsFd = openNetns(opts.netns!, path);
     try {
-      this.#events = Channel.open({ ...this.#netnsOption(), groups, rcvbuf });
+      this.#events = this.#engine.open({ ...this.#netnsOption(), groups, rcvbuf });
     } catch (err) {
       this.#closeNetns();
       // The channel saw only /proc/self/fd/N: say which namespace the caller named.
@@ -375,29 +379,31 @@ class Watch implements SocketWatch {
   async #dropCounters(): Promise<DropCounters | undefined> {
     // Checked right before the (synchronous) open: after close() the fd number may be another file's.
     if (this.#closed) return undefined;
-    let query: Channel;
-    try {
-      query = Channel.open(this.#netnsOption());
-    } catch {
-      return undefined;
-    }
-    this.#query = query;
     const portId = this.#events!.portId;
-    const stats: DumpStats = { messages: 0, interrupted: false, foreignDropped: 0 };
+    const stats = newEngineStats();
     const request = encodeNetlinkRequest({ protocol: NETLINK_SOCK_DIAG, show: NDIAG_SHOW.MEMINFO });
+    const listing: Listing = {
+      dumps: [{ protocol: 'netlink', plan: { request, decode: decodeNetlinkMessage, context: { operation: 'dump', family: 'netlink' }, exact: true } }],
+      expr: undefined,
+      filterCtx: undefined,
+      explicit: true,
+    };
     let found: DropCounters | undefined;
+    const sink = {
+      message: (b: Buffer, off: number, len: number): void => {
+        const s = decodeNetlinkMessage(b, off, len);
+        const m = s?.meminfo;
+        if (s !== undefined && s.portId >>> 0 === portId && m?.drops !== undefined && m.rmemAlloc !== undefined) found = { drops: m.drops, rmemAlloc: m.rmemAlloc };
+      },
+    };
     try {
       // The whole dump is read, so the channel is idle for the next one.
-      for await (const batch of runDump(query, request, decodeNetlinkMessage, { operation: 'dump', family: 'netlink' }, stats)) {
-        for (const s of batch) {
-          const m = s.meminfo;
-          if (s.portId >>> 0 === portId && m?.drops !== undefined && m.rmemAlloc !== undefined) found = { drops: m.drops, rmemAlloc: m.rmemAlloc };
-        }
-      }
+      const query = (this.#query = this.#engine.open(this.#netnsOption()));
+      for await (const _ of this.#engine.steps(listing, stats, sink, { reuse: query })) void _;
     } catch {
       return undefined;
     } finally {
-      query.close();
+      this.#query?.close();
       this.#query = undefined;
     }
     return found;
@@ -406,34 +412,22 @@ class Watch implements SocketWatch {
   /** Decodes a batch's events onto `out`, dropping what the kernel did not multicast. */
   #take(batch: Datagrams, out: SocketEvent[]): void {
     const at = Date.now();
-    const b = batch.data;
-    for (let i = 0; i < batch.offsets.length; i++) {
-      if (batch.senders[i] !== 0) {
-        this.stats.foreignDropped++;
-        continue;
-      }
-      // The group the kernel sent to names the protocol; the message's INET_DIAG_PROTOCOL otherwise.
-      const protocol = PROTOCOL_BY_GROUP_BIT[batch.groups[i]] ?? -1;
-      let off = batch.offsets[i];
-      const end = off + batch.lengths[i];
-      try {
-        while (off + NLMSG_HDRLEN <= end) {
-          const h = readHeader(b, off, end);
-          if (h.type === SOCK_DIAG_BY_FAMILY) {
-            const socket = decodeInetMessage(b, off, h.len, protocol);
-            socket.uid = undefined; // the kernel leaves it 0 in events
-            out.push({ type: 'destroy', socket, at });
-            this.stats.events++;
-          } else {
-            this.stats.foreignDropped++;
-          }
-          off += (h.len + 3) & ~3;
+    visitEvents(
+      batch,
+      (b, off, len, type, group) => {
+        if (type !== SOCK_DIAG_BY_FAMILY) {
+          this.stats.foreignDropped++;
+          return;
         }
-      } catch (err) {
-        if (!(err instanceof DecodeError)) throw err;
-        this.stats.malformed++;
-      }
-    }
+        // The group the kernel sent to names the protocol; the message's INET_DIAG_PROTOCOL otherwise.
+        const socket = decodeInetMessage(b, off, len, PROTOCOL_BY_GROUP_BIT[group] ?? -1);
+        socket.uid = undefined; // the kernel leaves it 0 in events
+        out.push({ type: 'destroy', socket, at });
+        this.stats.events++;
+      },
+      () => this.stats.foreignDropped++,
+      () => this.stats.malformed++,
+    );
   }
 }
 

@@ -18,13 +18,12 @@ import { createReadStream, existsSync } from 'node:fs';
 import * as os from 'node:os';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
-import type { Channel } from '../netlink/channel';
 import { defineStruct, encodeStruct, structDecoder } from '../netlink/struct';
 import { AbortError, DecodeError } from '../errors';
 import type { ListOptions } from '../api/options';
 import type { SocketList } from '../api/list';
 import { rawDatagrams, newRawStats, decodeDump, DecodeDumpOptions } from '../api/raw';
-import { openChannel } from '../api/list';
+import { engineOf, runOptionsOf, type EngineChannel } from '../engine';
 
 /** The header of every record in a recording (little-endian, 24 bytes). */
 export const recordHeader = defineStruct('sockdiag_record', 24, [
@@ -167,7 +166,7 @@ class Recorder implements Recording {
   #file: FileHandle | undefined;
   #size = 0;
   #fileDumps = 0;
-  #channel: Channel | undefined;
+  #channel: EngineChannel | undefined;
   #wake: (() => void) | undefined;
   readonly #onAbort = (): void => void this.stop();
 
@@ -240,7 +239,8 @@ class Recorder implements Recording {
   async #dump(at: number): Promise<Buffer | undefined> {
     const stats = newRawStats();
     const parts: Buffer[] = [];
-    this.#channel ??= openChannel(this.#list);
+    if (this.#channel?.closed) this.#channel = undefined;
+    this.#channel ??= engineOf(this.#list).open(runOptionsOf(this.#list, false).channel);
     const channel = this.#channel;
     try {
       for await (const d of rawDatagrams(this.#list, stats, channel)) parts.push(d.data);

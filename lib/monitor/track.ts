@@ -3,9 +3,8 @@
  * cookie, and from the kernel's destroy events where it has them.
  * @module
  */
-import type { Channel } from '../netlink/channel';
-import { align4, NLA_HDRLEN, NLA_TYPE_MASK } from '../netlink/attributes';
-import { NLMSG, NLMSG_HDRLEN } from '../netlink/message';
+import { NLA_HDRLEN, NLA_TYPE_MASK } from '../netlink/attributes';
+import { NLMSG_HDRLEN } from '../netlink/message';
 import { fieldSize, StructSpec } from '../netlink/struct';
 import { fieldAt } from '../netlink/offsets';
 import { AbortError } from '../errors';
@@ -13,8 +12,8 @@ import type { ProtocolName } from '../diag/constants';
 import { inetDiagMsg, inetDiagAttributes, INET_PROTOCOLS, tcpInfo } from '../diag/inet';
 import type { Socket } from '../diag/socket';
 import type { ListOptions } from '../api/options';
-import { rawDatagrams, newRawStats, RawDatagram } from '../api/raw';
-import { openChannel } from '../api/list';
+import type { DumpPlan } from '../diag/families';
+import { engineOf, newEngineStats, runOptionsOf, type DumpSink, type EngineChannel } from '../engine';
 import { watchSockets, SocketWatch, SocketDestroyEvent } from '../api/watch';
 
 /** Options of {@link trackSockets}: what to track (as for a listing) and how often to look. */
@@ -188,7 +187,7 @@ interface Entry {
   data: Buffer;
   off: number;
   len: number;
-  decode: RawDatagram['decode'];
+  decode: DumpPlan['decode'];
   /** inet only: the datagram's words, and where the message starts in them. */
   words: Int32Array | undefined;
   w: number;
@@ -235,17 +234,6 @@ function findAttributes(words: Int32Array, from: number, endByte: number): void 
   }
 }
 
-/** Whether a message type is a reply about a socket (not DONE, ERROR, NOOP or OVERRUN). */
-function isData(type: number): boolean {
-  return type !== NLMSG.DONE && type !== NLMSG.ERROR && type !== NLMSG.NOOP && type !== NLMSG.OVERRUN;
-}
-
-/** A datagram as words, copied first when it does not start on a word boundary. */
-function wordView(b: Buffer): [Buffer, Int32Array] {
-  const aligned = b.byteOffset % 4 === 0 ? b : Buffer.from(b);
-  return [aligned, new Int32Array(aligned.buffer, aligned.byteOffset, aligned.length >> 2)];
-}
-
 const INET_NAMES = new Set<ProtocolName>(Object.keys(INET_PROTOCOLS) as ProtocolName[]);
 const WATCHABLE = ['tcp', 'udp'] as const;
 
@@ -271,7 +259,7 @@ class Tracker implements SocketTracker {
   #dump = 0;
   #closed = false;
   #watch: SocketWatch | undefined;
-  #channel: Channel | undefined;
+  #channel: EngineChannel | undefined;
   #wake: (() => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
   #nextDump = 0;
@@ -447,44 +435,37 @@ class Tracker implements SocketTracker {
 
   async #poll(): Promise<void> {
     const dump = ++this.#dump;
-    const stats = newRawStats();
-    this.#channel ??= openChannel(this.#opts);
-    const channel = this.#channel;
-    try {
-      for await (const d of rawDatagrams(this.#opts, stats, channel)) this.#datagram(d, dump, channel.portId);
-    } catch (err) {
-      // A dump cut short leaves replies on the channel: the next one starts afresh.
-      this.#channel = undefined;
-      channel.close();
-      throw err;
-    }
+    const engine = engineOf(this.#opts);
+    const stats = newEngineStats();
+    const listing = await engine.plan(this.#opts, stats);
+    if (this.#channel?.closed) this.#channel = undefined;
+    const channel = (this.#channel ??= engine.open(runOptionsOf(this.#opts, false).channel));
+    const ownPort = channel.portId;
+    // Messages are compared word by word: the received batch is viewed as 32-bit words once.
+    let batch: Buffer | undefined;
+    let aligned: Buffer = Buffer.alloc(0);
+    let words: Int32Array = new Int32Array(0);
+    const sink: DumpSink = {
+      message: (b, off, len, d) => {
+        if (b !== batch) {
+          batch = b;
+          aligned = b.byteOffset % 4 === 0 ? b : Buffer.from(b);
+          words = new Int32Array(aligned.buffer, aligned.byteOffset, aligned.length >> 2);
+        }
+        if (INET_NAMES.has(d.protocol)) this.#inetMessage(aligned, words, off, len, d.plan.decode, d.protocol === 'tcp', dump);
+        else this.#otherMessage(aligned, off, len, d.plan.decode, dump, ownPort);
+      },
+    };
+    // A failed run closes the channel (a dump cut short leaves replies on it): the next one opens afresh.
+    for await (const _ of engine.steps(listing, stats, sink, { ...runOptionsOf(this.#opts, true), reuse: channel })) void _;
+    this.stats.duplicatesDropped += stats.duplicatesDropped;
     if (this.#closed) return;
     this.stats.dumps++;
     if (stats.interrupted) this.stats.interruptedDumps++;
     this.#sweep(dump);
   }
 
-  #datagram(d: RawDatagram, dump: number, ownPort: number): void {
-    const tcp = d.protocol === 'tcp';
-    if (!INET_NAMES.has(d.protocol)) {
-      const b = d.data;
-      for (let off = 0; off + NLMSG_HDRLEN <= b.length; off += align4(b.readUInt32LE(off))) {
-        if (isData(b.readUInt16LE(off + 4))) this.#otherMessage(b, off, b.readUInt32LE(off), d.decode, dump, ownPort);
-      }
-      return;
-    }
-    // rawDatagrams has checked the framing: each message lies inside the datagram.
-    const [b, words] = wordView(d.data);
-    const end = b.length;
-    for (let off = 0; off + NLMSG_HDRLEN <= end; ) {
-      const w = off >> 2;
-      const len = words[w] >>> 0;
-      if (isData(words[w + 1] & 0xffff)) this.#inetMessage(b, words, off, len, d.decode, tcp, dump);
-      off += align4(len);
-    }
-  }
-
-  #inetMessage(b: Buffer, words: Int32Array, off: number, len: number, decode: RawDatagram['decode'], tcp: boolean, dump: number): void {
+  #inetMessage(b: Buffer, words: Int32Array, off: number, len: number, decode: DumpPlan['decode'], tcp: boolean, dump: number): void {
     if (len < NLMSG_HDRLEN + MSG_SIZE || off + len > b.length) {
       decode(b, off, len); // throws the DecodeError
       return;
@@ -500,7 +481,6 @@ class Tracker implements SocketTracker {
       this.#opened({ key, data: b, off, len, decode, words, w, infoW: foundInfoW, infoLen: foundInfoLen, shutdown: foundShutdown, seen: dump, missed: 0 });
       return;
     }
-    if (entry === null) return;
     const old = entry.words!;
     const changed =
       differs(MSG_FIELDS, old, entry.w + HDR_WORDS, MSG_SIZE, words, m, MSG_SIZE) ||
@@ -521,7 +501,7 @@ class Tracker implements SocketTracker {
   }
 
   /** Families without timers in their messages: any byte of the payload counts. */
-  #otherMessage(b: Buffer, off: number, len: number, decode: RawDatagram['decode'], dump: number, ownPort: number): void {
+  #otherMessage(b: Buffer, off: number, len: number, decode: DumpPlan['decode'], dump: number, ownPort: number): void {
     const s = decode(b, off, len);
     if (s === undefined) return;
     // The tracker's own sock_diag socket is an artefact of looking.
@@ -533,7 +513,6 @@ class Tracker implements SocketTracker {
       this.#opened({ key, data: b, off, len, decode, words: undefined, w: 0, infoW: -1, infoLen: 0, shutdown: -1, seen: dump, missed: 0 }, s);
       return;
     }
-    if (entry === null) return;
     if (entry.len !== len || b.compare(entry.data, entry.off + NLMSG_HDRLEN, entry.off + entry.len, off + NLMSG_HDRLEN, off + len) !== 0) {
       this.#emit({ type: 'change', socket: s, previous: entry.decode(entry.data, entry.off, entry.len)!, at: Date.now() });
     }
@@ -544,15 +523,11 @@ class Tracker implements SocketTracker {
 
   /**
    * Marks a tracked socket seen in this dump and returns its entry to compare with; undefined
-   * when it is not tracked yet (the caller opens it), null when this dump already had it.
+   * when it is not tracked yet (the caller opens it). The engine drops a dump's duplicates.
    */
-  #seenAgain(key: CookieKey, dump: number): Entry | null | undefined {
+  #seenAgain(key: CookieKey, dump: number): Entry | undefined {
     const entry = this.#table.get(key);
     if (entry === undefined) return undefined;
-    if (entry.seen === dump) {
-      this.stats.duplicatesDropped++;
-      return null;
-    }
     entry.seen = dump;
     entry.missed = 0;
     return entry;

@@ -4,7 +4,7 @@
  * @module
  */
 import { nativeBinding, NativeChannel, NativeChannelOptions } from './binding';
-import { SockdiagError, SockdiagSystemError, NotSupportedError, ErrorContext, fromNativeError, AbortError } from '../errors';
+import { SockdiagError, SockdiagSystemError, NotSupportedError, ErrorContext, fromNativeError, AbortError, DecodeError } from '../errors';
 import { NLMSG, NLM_F, readHeader, decodeStatus, NLMSG_HDRLEN, nlmsghdr } from './message';
 import { fieldAt } from './offsets';
 import { viewOf } from './struct';
@@ -222,6 +222,39 @@ export function visitReplies(batch: Datagrams, seq: number, portId: number, cont
     if (datagram) datagram(b, start, end, cut);
   }
   return done;
+}
+
+/**
+ * Hands each message of the kernel's multicast datagrams in `batch` to `visit` with its type
+ * and the group it was sent to (events: no request, no sequence). A datagram from anyone but
+ * the kernel goes to `foreign`; a malformed one to `malformed` (with the {@link DecodeError}),
+ * after the messages before the damage.
+ */
+export function visitEvents(
+  batch: Datagrams,
+  visit: (b: Buffer, off: number, len: number, type: number, group: number) => void,
+  foreign: () => void,
+  malformed: (err: unknown) => void,
+): void {
+  const b = batch.data;
+  for (let i = 0; i < batch.offsets.length; i++) {
+    if (batch.senders[i] !== 0) {
+      foreign();
+      continue;
+    }
+    let off = batch.offsets[i];
+    const end = off + batch.lengths[i];
+    try {
+      while (off + NLMSG_HDRLEN <= end) {
+        const h = readHeader(b, off, end);
+        visit(b, off, h.len, h.type, batch.groups[i]);
+        off += (h.len + 3) & ~3;
+      }
+    } catch (err) {
+      if (!(err instanceof DecodeError)) throw err;
+      malformed(err);
+    }
+  }
 }
 
 /** Sets the request's sequence number and sends it; returns the number. */

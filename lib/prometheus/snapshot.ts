@@ -6,18 +6,16 @@
  * is decoded, so a scrape of 100k sockets holds one receive batch at a time.
  * @module
  */
-import { streamSockets } from '../api/list';
-import type { ListOptions } from '../api/options';
-import { Channel, runDump, type DumpStats, type NetnsRef } from '../netlink/channel';
+import type { NetnsRef } from '../netlink/channel';
 import { NLMSG_HDRLEN } from '../netlink/message';
 import { NLA_HDRLEN, findAttribute } from '../netlink/attributes';
 import { ALL_PROTOCOLS } from '../diag/families';
-import { AF, IPPROTO, DEFAULT_STATES_MASK, STATE_NAMES, STATE_NUMBERS, type ProtocolName, type SocketState } from '../diag/constants';
+import { STATE_NAMES, STATE_NUMBERS, type ProtocolName, type SocketState } from '../diag/constants';
 import type { Socket } from '../diag/socket';
 import type { SocketProcess } from '../diag/common/socket';
-import { decodeInetMessage, encodeInetRequest, inetDiagAttributes, inetDiagMsg, tcpInfo } from '../diag/inet';
+import { inetDiagAttributes, inetDiagMsg, tcpInfo } from '../diag/inet';
 import { scanProcesses, type ProcessMap } from '../proc/processes';
-import { AbortError, NotSupportedError } from '../errors';
+import { engineOf, newEngineStats, throwIfAborted, type DumpSink, type Engine, type ListOptions } from '../engine';
 
 /**
  * The one state-name table: ss's names (the library's `state`) → node_exporter's
@@ -67,6 +65,8 @@ export interface SnapshotOptions {
   maxProcesses?: number;
   /** Aborts the dump. */
   signal?: AbortSignal;
+  /** The engine to run on (default: the shared one); see `ListOptions.engine`. */
+  engine?: Engine;
 }
 
 /** A listening address and its accept queue. Sockets sharing the address (SO_REUSEPORT) are summed. */
@@ -239,35 +239,6 @@ function readTcpCounters(b: Buffer, off: number, len: number, out: TcpCounters):
   return true;
 }
 
-/**
- * Cookies seen by a TCP dump (both families). Keys are numbers built from the cookie's two
- * 32-bit halves as read from the message: exact below 2^53 (cookies count sockets since boot),
- * and hashing a number costs a third of converting the decoded BigInt first. Larger cookies
- * go to a BigInt set, so no two can collide.
- */
-class CookieSet {
-  private readonly small = new Set<number>();
-  private readonly large = new Set<bigint>();
-  add(b: Buffer, at: number): boolean {
-    const hi = b.readUInt32LE(at + 4);
-    if (hi < 0x200000) {
-      const n = hi * 0x100000000 + b.readUInt32LE(at);
-      if (this.small.has(n)) return false;
-      this.small.add(n);
-      return true;
-    }
-    const big = b.readBigUInt64LE(at);
-    if (this.large.has(big)) return false;
-    this.large.add(big);
-    return true;
-  }
-}
-const COOKIE_AT = NLMSG_HDRLEN + (inetDiagMsg.fields.find((f) => f.name === 'cookie') as { offset: number }).offset;
-
-// Kinds this kernel refused (no diag module): skipped by default snapshots for a minute.
-const unsupportedUntil = new Map<ProtocolName, number>();
-const UNSUPPORTED_TTL_MS = 60_000;
-
 /** Folds sockets into the tallies of a {@link SocketSnapshot}. */
 class Tally {
   sockets = 0;
@@ -322,88 +293,41 @@ class Tally {
 }
 
 /**
- * Dumps one namespace and reduces its sockets to a {@link SocketSnapshot}.
- *
- * TCP is dumped here (both families on one channel, `tcp_info` asked for, duplicates
- * dropped by cookie) so that the six `tcp_info` counters can be read from the reply bytes
- * as each message is decoded; every other kind comes from `streamSockets()`, one kind at a
- * time so a kind this kernel lacks is skipped (when not named) without losing the others.
+ * Dumps one namespace and reduces its sockets to a {@link SocketSnapshot}: one listing
+ * (`tcp_info` asked for, duplicates dropped by cookie), each socket folded into the tallies
+ * as it is decoded and the six `tcp_info` counters read from the reply bytes. A kind this
+ * kernel lacks is skipped when not named, without losing the others.
  */
 export async function takeSnapshot(opts: SnapshotOptions = {}): Promise<SocketSnapshot> {
-  const explicit = opts.protocols !== undefined;
-  const protocols = opts.protocols ?? ALL_PROTOCOLS;
-  for (const p of protocols) if (!ALL_PROTOCOLS.includes(p)) throw new TypeError(`unknown protocol: ${String(p)}`);
   const signal = opts.signal;
-  if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+  throwIfAborted(signal);
+  const engine = engineOf(opts);
   const t0 = process.hrtime.bigint();
+  const listOpts: ListOptions = { extensions: ['info'] };
+  if (opts.protocols !== undefined) listOpts.protocols = opts.protocols;
+  if (opts.netns !== undefined) listOpts.netns = opts.netns;
+  const stats = newEngineStats();
+  const listing = await engine.plan(listOpts, stats);
   // Owners come from one walk of /proc, done before the dumps (a socket opened meanwhile has none).
   const owners = opts.perProcess ? await scanProcesses() : undefined;
   const tally = new Tally(opts.perListener ?? true, owners);
-  for (const protocol of protocols) {
-    if (protocol === 'tcp') {
-      await dumpTcp(opts, tally);
-      continue;
-    }
-    if (!explicit && (unsupportedUntil.get(protocol) ?? 0) > Date.now()) {
-      tally.unsupported.push(protocol);
-      continue;
-    }
-    const listOpts: ListOptions = { protocols: [protocol], extensions: 'none' };
-    if (opts.netns !== undefined) listOpts.netns = opts.netns;
-    if (signal !== undefined) listOpts.signal = signal;
-    const stream = streamSockets(listOpts);
-    try {
-      for await (const s of stream) tally.socket(s);
-    } catch (err) {
-      if (explicit || !(err instanceof NotSupportedError)) throw err;
-      unsupportedUntil.set(protocol, Date.now() + UNSUPPORTED_TTL_MS);
-      tally.unsupported.push(protocol);
-    } finally {
-      if (stream.stats.interrupted) tally.interrupted = true;
-      tally.duplicatesDropped += stream.stats.duplicatesDropped;
-    }
-  }
-  const durationSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  return finish(tally, opts, durationSeconds);
-}
-
-/** Dumps TCP (IPv4 then IPv6, every state but bound-inactive, with tcp_info) into the tally. */
-async function dumpTcp(opts: SnapshotOptions, tally: Tally): Promise<void> {
-  const signal = opts.signal;
-  const channel = Channel.open(opts.netns === undefined ? {} : { netns: opts.netns });
-  const onAbort = (): void => channel.close();
-  signal?.addEventListener('abort', onAbort, { once: true });
-  const seen = new CookieSet();
   const counters: TcpCounters = { retransmits: 0, lost: 0, retrans: 0, rttUs: 0, sndCwnd: 0, totalRetrans: 0 };
   // Folded as decoded: nothing per socket outlives its message.
-  const decode = (b: Buffer, off: number, len: number): undefined => {
-    const s = decodeInetMessage(b, off, len, IPPROTO.TCP);
-    if (!seen.add(b, off + COOKIE_AT)) {
-      tally.duplicatesDropped++;
-      return undefined;
-    }
-    tally.socket(s as Socket);
-    if (readTcpCounters(b, off, len, counters)) tally.tcpCounters(s.state, counters);
-    return undefined;
+  const sink: DumpSink = {
+    message(b, off, len, dump, decoded) {
+      const s = decoded ?? dump.plan.decode(b, off, len);
+      if (s === undefined) return;
+      tally.socket(s);
+      if (dump.protocol === 'tcp' && readTcpCounters(b, off, len, counters)) tally.tcpCounters(s.state, counters);
+    },
   };
-  try {
-    for (const family of [AF.INET, AF.INET6]) {
-      const request = encodeInetRequest({ family, protocol: IPPROTO.TCP, states: DEFAULT_STATES_MASK, extensions: ['info'] });
-      const stats: DumpStats = { messages: 0, interrupted: false, foreignDropped: 0 };
-      const context = { operation: 'dump', family: family === AF.INET ? 'inet' : 'inet6', protocol: 'tcp' };
-      try {
-        for await (const none of runDump(channel, request, decode, context, stats, signal)) void none;
-      } finally {
-        if (stats.interrupted) tally.interrupted = true;
-      }
-    }
-  } catch (err) {
-    if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
-    throw err;
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
-    channel.close();
-  }
+  const run = { dedup: true, ...(opts.netns === undefined ? {} : { channel: { netns: opts.netns } }), ...(signal === undefined ? {} : { signal }) };
+  for await (const _ of engine.steps(listing, stats, sink, run)) void _;
+  tally.interrupted = stats.interrupted;
+  tally.duplicatesDropped = stats.duplicatesDropped;
+  tally.unsupported.push(...stats.unsupported);
+  const durationSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  return finish(tally, opts, durationSeconds);
 }
 
 function finish(t: Tally, opts: SnapshotOptions, durationSeconds: number): SocketSnapshot {
