@@ -5,7 +5,7 @@
  */
 import { statusError, NetnsRef, DumpChannel } from '../netlink/channel';
 import { engineOf, type Engine, type EngineChannel } from '../engine';
-import { NLMSG, NLM_F, NLMSG_HDRLEN, nlmsghdr, readHeader, decodeStatus } from '../netlink/message';
+import { NLMSG, NLM_F, NLMSG_HDRLEN, nlmsghdr, forEachMessage, decodeStatus } from '../netlink/message';
 import { viewOf, StructSpec } from '../netlink/struct';
 import { AbortError, ErrorContext, NotSupportedError, SockdiagError, SockdiagSystemError } from '../errors';
 import { AF, IPPROTO, SOCK_DESTROY, SOCK_DIAG_BY_FAMILY, ALL_STATES_MASK, SocketState } from '../diag/constants';
@@ -379,10 +379,7 @@ async function runJobs(channel: DumpChannel, queue: JobQueue, results: DestroyRe
     const b = batch.data;
     for (let i = 0; i < batch.offsets.length; i++) {
       if (batch.senders[i] !== 0) continue;
-      let off = batch.offsets[i];
-      const end = off + batch.lengths[i];
-      while (off + NLMSG_HDRLEN <= end) {
-        const h = readHeader(b, off, end);
+      forEachMessage(b, batch.offsets[i], batch.offsets[i] + batch.lengths[i], (off, h) => {
         const job = h.pid === portId || h.pid === 0 ? bySeq.get(h.seq) : undefined;
         if (job !== undefined) {
           bySeq.delete(h.seq);
@@ -402,8 +399,7 @@ async function runJobs(channel: DumpChannel, queue: JobQueue, results: DestroyRe
           inFlight--;
           if (job.awaiting === 0) results[job.index] = outcomeOf(job);
         }
-        off += (h.len + 3) & ~3;
-      }
+      });
     }
   }
 }

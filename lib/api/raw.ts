@@ -13,10 +13,9 @@
  * @module
  */
 import { statusError } from '../netlink/channel';
-import { NLMSG, NLM_F, NLMSG_HDRLEN, readHeader, decodeStatus, nlmsghdr } from '../netlink/message';
-import { offsetsOf } from '../netlink/offsets';
-import { align4, NLA_HDRLEN, findAttribute } from '../netlink/attributes';
-import { AbortError, DecodeError } from '../errors';
+import { NLMSG, NLM_F, NLMSG_HDRLEN, forEachMessage, decodeStatus } from '../netlink/message';
+import { NLA_HDRLEN, findAttribute } from '../netlink/attributes';
+import { DecodeError } from '../errors';
 import { AF, IPPROTO, ProtocolName, SOCK_DIAG_BY_FAMILY } from '../diag/constants';
 import type { DumpPlan } from '../diag/families';
 import { decodeInetMessage, inetDiagAttributes, inetDiagMsg, INET_PROTOCOLS, InetProtocolName } from '../diag/inet';
@@ -29,108 +28,16 @@ import { decodeXdpMessage } from '../diag/xdp';
 import type { Socket } from '../diag/socket';
 import type { ListOptions, ListingStats } from './options';
 import type { SocketList } from './list';
-import { engineOf, newEngineStats, runOptionsOf, type EngineChannel, type EngineStats, type Listing } from '../engine';
+import { newEngineStats, rawDatagrams, rawSequence, RAW_SEQ_TAG, NON_INET, type EngineStats } from '../engine';
 
-/**
- * High 16 bits of the `nlmsg_seq` of every request {@link rawDump} sends (and so of every
- * reply message it records). The low 16 bits are the IPPROTO number for inet dumps, or
- * `0x8000 | AF_*` for the other families.
- */
-export const RAW_SEQ_TAG = 0x5dd1;
-const NON_INET = 0x8000;
-
-const H = offsetsOf(nlmsghdr);
+export { RAW_SEQ_TAG, rawSequence };
 
 /** Legacy inet_diag reply types (`TCPDIAG_GETSOCK`, `DCCPDIAG_GETSOCK`): the type names the protocol. */
 const TCPDIAG_GETSOCK = 18;
 const DCCPDIAG_GETSOCK = 19;
 
-const NON_INET_FAMILIES: Readonly<Partial<Record<ProtocolName, number>>> = {
-  unix: AF.UNIX,
-  packet: AF.PACKET,
-  netlink: AF.NETLINK,
-  vsock: AF.VSOCK,
-  tipc: AF.TIPC,
-  xdp: AF.XDP,
-};
-
-/** The low half of the sequence tag for a protocol's dumps. */
-function tagOf(protocol: ProtocolName): number {
-  const af = NON_INET_FAMILIES[protocol];
-  return af === undefined ? INET_PROTOCOLS[protocol as InetProtocolName] : NON_INET | af;
-}
-
-/** The sequence number rawDump sends for a protocol's dumps. */
-export function rawSequence(protocol: ProtocolName): number {
-  return ((RAW_SEQ_TAG << 16) | tagOf(protocol)) >>> 0;
-}
-
-/** One reply datagram of a raw dump, with what produced it. */
-export interface RawDatagram {
-  /** The protocol the dump listed. */
-  protocol: ProtocolName;
-  /** The datagram's bytes (whole netlink messages; the last datagram of a dump ends with NLMSG_DONE). */
-  data: Buffer;
-  /** The decoder of its messages (what {@link listSockets} would use). */
-  decode: DumpPlan['decode'];
-}
-
 /** Counters of a raw dump (a {@link ListingStats} whose `duplicatesDropped` stays 0: raw bytes keep them). */
 export type RawDumpStats = EngineStats;
-
-/** A fresh counters object. */
-export function newRawStats(): RawDumpStats {
-  return newEngineStats();
-}
-
-/**
- * @internal The datagrams of every dump of a listing, in listing order, on one channel:
- * `channel` when given (the caller keeps it; the run closes it when it fails), else a fresh
- * one closed when the iteration ends, breaks, throws or the signal aborts. Datagrams not from
- * the kernel, and messages of another request, are dropped; messages that fail the part of
- * the filter the kernel could not run are cut out (the datagram is rebuilt without them), so
- * decoding the result gives exactly what a listing with the same options gives.
- */
-export async function* rawDatagrams(opts: ListOptions, stats: RawDumpStats, channel?: EngineChannel): AsyncGenerator<RawDatagram, void, undefined> {
-  // Raw bytes carry only what the kernel sent: owners cannot be recorded.
-  if (opts.processes !== undefined && opts.processes !== false) {
-    throw new TypeError('raw dumps carry only what the kernel sent: the processes option cannot be recorded (look owners up when decoding)');
-  }
-  const engine = engineOf(opts);
-  const listing: Listing = await engine.plan(opts, stats);
-  const out: RawDatagram[] = [];
-  const sink = {
-    datagram(b: Buffer, start: number, end: number, cut: Array<[number, number]> | null, dump: { protocol: ProtocolName; plan: DumpPlan }): void {
-      const decode = dump.plan.decode;
-      if (cut === null) {
-        out.push({ protocol: dump.protocol, data: b.subarray(start, end), decode });
-        return;
-      }
-      // The datagram rebuilt without the messages cut out (nothing left: nothing to write).
-      const parts: Buffer[] = [];
-      let at = start;
-      for (const [from, to] of cut) {
-        if (from > at) parts.push(b.subarray(at, from));
-        at = to;
-      }
-      if (end > at) parts.push(b.subarray(at, end));
-      if (parts.length > 0) out.push({ protocol: dump.protocol, data: Buffer.concat(parts), decode });
-    },
-  };
-  const run = { ...runOptionsOf(opts, false), seq: rawSequence, ...(channel === undefined ? {} : { reuse: channel }) };
-  let failure: { err: unknown } | undefined;
-  try {
-    for await (const _ of engine.steps(listing, stats, sink, run)) {
-      yield* out;
-      out.length = 0;
-    }
-  } catch (err) {
-    failure = { err };
-  }
-  // The datagrams before an error reply still go out, as they came (not after an abort: it means stop).
-  if (!(failure?.err instanceof AbortError)) yield* out;
-  if (failure !== undefined) throw failure.err;
-}
 
 /** The datagrams of a raw dump, with the dump's counters. */
 export interface RawDumpStream extends AsyncIterable<Buffer> {
@@ -156,7 +63,7 @@ export interface RawDumpStream extends AsyncIterable<Buffer> {
  * ```
  */
 export function rawDump(opts: ListOptions = {}): RawDumpStream {
-  const stats = newRawStats();
+  const stats = newEngineStats();
   return {
     stats,
     async *[Symbol.asyncIterator]() {
@@ -248,30 +155,32 @@ export function decodeDump(buffer: Uint8Array, opts: DecodeDumpOptions = {}): So
   const out: Socket[] = [];
   const seen = new Set<bigint>();
   let ended = false;
-  let off = 0;
-  while (off < b.length) {
-    if (b.length - off < NLMSG_HDRLEN) throw new DecodeError(`the dump is cut short: ${b.length - off} bytes left of a message header`, off, 'nlmsghdr');
-    const h = readHeader(b, off, b.length);
-    ended = false;
-    if (h.flags & NLM_F.DUMP_INTR) stats.interrupted = true;
-    if (h.type === NLMSG.DONE || h.type === NLMSG.ERROR) {
-      const status = decodeStatus(b, off, h.len, h.type, h.flags);
-      if (status.error < 0) throw statusError(status.error, { operation: 'dump' }, status.message);
-      ended = h.type === NLMSG.DONE;
-    } else if (h.type === SOCK_DIAG_BY_FAMILY || h.type === TCPDIAG_GETSOCK || h.type === DCCPDIAG_GETSOCK) {
-      const s = decodeMessage(b, off, h.len, h.type, h.seq, hint);
-      if (s !== undefined) {
-        if (seen.has(s.cookie)) stats.duplicatesDropped++;
-        else {
-          seen.add(s.cookie);
-          out.push(s);
+  forEachMessage(
+    b,
+    0,
+    b.length,
+    (off, h) => {
+      ended = false;
+      if (h.flags & NLM_F.DUMP_INTR) stats.interrupted = true;
+      if (h.type === NLMSG.DONE || h.type === NLMSG.ERROR) {
+        const status = decodeStatus(b, off, h.len, h.type, h.flags);
+        if (status.error < 0) throw statusError(status.error, { operation: 'dump' }, status.message);
+        ended = h.type === NLMSG.DONE;
+      } else if (h.type === SOCK_DIAG_BY_FAMILY || h.type === TCPDIAG_GETSOCK || h.type === DCCPDIAG_GETSOCK) {
+        const s = decodeMessage(b, off, h.len, h.type, h.seq, hint);
+        if (s !== undefined) {
+          if (seen.has(s.cookie)) stats.duplicatesDropped++;
+          else {
+            seen.add(s.cookie);
+            out.push(s);
+          }
         }
+      } else if (h.type !== NLMSG.NOOP && h.type !== NLMSG.OVERRUN) {
+        throw new DecodeError(`message type ${h.type} is not a sock_diag reply`, off, 'nlmsghdr');
       }
-    } else if (h.type !== NLMSG.NOOP && h.type !== NLMSG.OVERRUN) {
-      throw new DecodeError(`message type ${h.type} is not a sock_diag reply`, off, 'nlmsghdr');
-    }
-    off += align4(h.len);
-  }
+    },
+    true,
+  );
   if (!ended) throw new DecodeError('the dump does not end with NLMSG_DONE: it is cut short or empty', b.length, 'nlmsghdr');
   return Object.assign(out, stats);
 }

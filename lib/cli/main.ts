@@ -18,7 +18,6 @@ import { parseFilterWords } from '../filter/parse';
 import { FilterError, formatFilterError } from '../filter/errors';
 import { interfaceIndexes } from '../filter/resolve';
 import { NotSupportedError } from '../errors';
-import { SOCK_DIAG_BY_FAMILY } from '../diag/constants';
 import type { InetProtocolName } from '../diag/inet';
 import { eachReply } from './replies';
 import { writeInetMessageRow, writeRow, FormatOptions } from './format';
@@ -38,13 +37,11 @@ type SummaryModule = typeof import('../api/summary');
 type WatchModule = typeof import('../api/watch');
 type DestroyModule = typeof import('../api/destroy');
 type RawModule = typeof import('../api/raw');
-type MessageModule = typeof import('../netlink/message');
 /* eslint-disable @typescript-eslint/no-require-imports */
 const loadSummary = (): SummaryModule => require('../api/summary') as SummaryModule;
 const loadWatch = (): WatchModule => require('../api/watch') as WatchModule;
 const loadDestroy = (): DestroyModule => require('../api/destroy') as DestroyModule;
 const loadRaw = (): RawModule => require('../api/raw') as RawModule;
-const loadMessage = (): MessageModule => require('../netlink/message') as MessageModule;
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 /** Where the command writes; tests and the JSON writer share it. */
@@ -176,21 +173,17 @@ async function eachTableSocket(opts: ListOptions, dbs: number, each: (s: Socket)
  * listing API drops such duplicates by cookie, so the table reads the raw reply instead.
  */
 async function* netlinkSockets(opts: ListOptions): AsyncGenerator<Socket, void, undefined> {
-  const { processes: _ignored, ...rawOpts } = opts;
-  const { rawDatagrams, newRawStats } = loadRaw();
-  const { readHeader } = loadMessage();
-  for await (const d of rawDatagrams(rawOpts, newRawStats())) {
-    const b = d.data;
-    for (let off = 0; off + 16 <= b.length; ) {
-      const h = readHeader(b, off, b.length);
-      if (h.len < 16) break;
-      if (h.type === SOCK_DIAG_BY_FAMILY) {
-        const s = d.decode(b, off, h.len);
-        if (s) yield s;
-      }
-      off += (h.len + 3) & ~3;
-    }
-  }
+  const { processes: _ignored, ...rest } = opts;
+  const out: Socket[] = [];
+  await eachReply(
+    rest,
+    (b, off, len, _protocol, decode) => {
+      const s = decode(b, off, len);
+      if (s) out.push(s);
+    },
+    () => undefined,
+  );
+  yield* out;
 }
 
 function formatOptions(inv: Invocation, sel: Selection): FormatOptions {

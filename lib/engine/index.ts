@@ -7,3 +7,4 @@ export { nativeChannels, type ChannelFactory, type ChannelRequest, type EngineCh
 export { CookieSet, newEngineStats, throwIfAborted, type DumpSink, type EngineStats } from './dump';
 export type { Listing, PlannedDump } from './plan';
 export type { ListOptions, ListingStats } from './options';
+export { rawDatagrams, rawSequence, RAW_SEQ_TAG, NON_INET, type RawDatagram } from './datagrams';

@@ -22,7 +22,8 @@ import { defineStruct, encodeStruct, structDecoder } from '../netlink/struct';
 import { AbortError, DecodeError } from '../errors';
 import type { ListOptions } from '../api/options';
 import type { SocketList } from '../api/list';
-import { rawDatagrams, newRawStats, decodeDump, DecodeDumpOptions } from '../api/raw';
+import { decodeDump, DecodeDumpOptions } from '../api/raw';
+import { rawDatagrams, newEngineStats } from '../engine';
 import { engineOf, runOptionsOf, type EngineChannel } from '../engine';
 
 /** The header of every record in a recording (little-endian, 24 bytes). */
@@ -237,7 +238,7 @@ class Recorder implements Recording {
 
   /** One dump as a framed record; undefined when the recording was stopped during it. */
   async #dump(at: number): Promise<Buffer | undefined> {
-    const stats = newRawStats();
+    const stats = newEngineStats();
     const parts: Buffer[] = [];
     if (this.#channel?.closed) this.#channel = undefined;
     this.#channel ??= engineOf(this.#list).open(runOptionsOf(this.#list, false).channel);

@@ -5,7 +5,7 @@
  */
 import { nativeBinding, NativeChannel, NativeChannelOptions } from './binding';
 import { SockdiagError, SockdiagSystemError, NotSupportedError, ErrorContext, fromNativeError, AbortError, DecodeError } from '../errors';
-import { NLMSG, NLM_F, readHeader, decodeStatus, NLMSG_HDRLEN, nlmsghdr } from './message';
+import { NLMSG, NLM_F, readHeader, decodeStatus, forEachMessage, NLMSG_HDRLEN, nlmsghdr } from './message';
 import { fieldAt } from './offsets';
 import { viewOf } from './struct';
 import { withNetnsDetail } from './netns';
@@ -242,14 +242,9 @@ export function visitEvents(
       foreign();
       continue;
     }
-    let off = batch.offsets[i];
-    const end = off + batch.lengths[i];
+    const group = batch.groups[i];
     try {
-      while (off + NLMSG_HDRLEN <= end) {
-        const h = readHeader(b, off, end);
-        visit(b, off, h.len, h.type, batch.groups[i]);
-        off += (h.len + 3) & ~3;
-      }
+      forEachMessage(b, batch.offsets[i], batch.offsets[i] + batch.lengths[i], (off, h) => visit(b, off, h.len, h.type, group));
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
       malformed(err);

@@ -61,6 +61,24 @@ export function readHeader(b: Buffer, off: number, end: number): ReturnType<type
   return h;
 }
 
+/** A message header as {@link readHeader} returns it. */
+export type NetlinkHeader = ReturnType<typeof decodeHeader>;
+
+/**
+ * Hands each netlink message in `b[start, end)` to `visit` (its offset and header), in
+ * order; a header that does not fit is a {@link DecodeError} thrown after the messages before
+ * it. Bytes after the last whole header are ignored, or, when `strict`, are an error too.
+ */
+export function forEachMessage(b: Buffer, start: number, end: number, visit: (off: number, h: NetlinkHeader) => void, strict = false): void {
+  let off = start;
+  while (off + NLMSG_HDRLEN <= end) {
+    const h = readHeader(b, off, end);
+    visit(off, h);
+    off += (h.len + 3) & ~3;
+  }
+  if (strict && off < end) throw new DecodeError(`cut short: ${end - off} bytes left of a message header`, off, 'nlmsghdr');
+}
+
 /** What an `NLMSG_ERROR` or a `NLMSG_DONE` carried. */
 export interface NetlinkStatus {
   /** 0 for success (an ack), else a negative errno. */
