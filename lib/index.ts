@@ -42,6 +42,12 @@ export type {
   BpfStorage,
   InetProtocolName,
 } from './diag/inet';
+export { Engine, TimeoutError, defaultEngine } from './engine';
+export type { DumpPlan, MixedFamilies, PlanInput } from './diag/families';
+export type { MessageDecoder } from './netlink/channel';
+export type { EvaluateContext } from './filter/evaluate';
+export type { CompiledFilter } from './filter/bytecode';
+export type { EngineOptions, RunOptions, ChannelFactory, ChannelRequest, EngineChannel, DumpSink, EngineStats, Listing, PlannedDump } from './engine';
 export { Channel } from './netlink/channel';
 export type { ChannelOptions, NetnsRef, Datagrams, DumpStats } from './netlink/channel';
 export { SockdiagError, SockdiagSystemError, NotSupportedError, DecodeError, AbortError } from './errors';

@@ -5,6 +5,7 @@
  * (`-h`, `-V`, `-f help`, a bad `-N`, `-F` or `-Z`) do so at their place in the line.
  * @module
  */
+import type { Engine } from '../engine';
 import { openSync, closeSync, readFileSync } from 'node:fs';
 import { GetoptError, LongOption, OptionScanner } from './getopt';
 import { AF, DB, DEFAULT_AF_STATES, DEFAULT_DB_STATES, SS_ALL, SS_CONN, SS_STATE, dbBit } from './tables';
@@ -35,6 +36,8 @@ export type JsonMode = 'array' | 'ndjson';
 
 /** Everything the command line asked for. */
 export interface Invocation {
+  /** The engine that lists (set by the caller of the command, not by an option; default: the shared one). */
+  engine?: Engine;
   /** -n */
   numeric: boolean;
   /** -r */

@@ -11,6 +11,7 @@
  */
 import { streamSockets } from '../api/list';
 import type { ListOptions } from '../api/options';
+import type { Engine } from '../engine';
 import type { Socket } from '../diag/socket';
 import type { InetExtension } from '../diag/inet';
 import type { Filter, FilterExpr } from '../filter/ast';
@@ -131,6 +132,7 @@ function listOptions(inv: Invocation, sel: Selection, protocol: ProtocolName, fi
   if (sel.inetFamilies.length > 0) opts.families = sel.inetFamilies;
   if (filter) opts.filter = filter;
   if (inv.netns !== undefined) opts.netns = `/var/run/netns/${inv.netns}`;
+  if (inv.engine !== undefined) opts.engine = inv.engine;
   const wantProcesses = inv.processes > 0 || inv.threads > 0 || inv.processContext;
   if (wantProcesses) opts.processes = inv.threads > 0 ? { threads: true } : true;
   return opts;
@@ -348,7 +350,7 @@ async function followEvents(inv: Invocation, sel: Selection, out: Output): Promi
   const pending: Array<Promise<void>> = [];
   const table = inv.json ? undefined : renderer(inv, sel, out, pending);
   const { watchSockets } = loadWatch();
-  const watch = watchSockets({ protocols, families: [...families], signal: controller.signal, ...(inv.netns === undefined ? {} : { netns: `/var/run/netns/${inv.netns}` }) });
+  const watch = watchSockets({ protocols, families: [...families], signal: controller.signal, ...(inv.engine === undefined ? {} : { engine: inv.engine }), ...(inv.netns === undefined ? {} : { netns: `/var/run/netns/${inv.netns}` }) });
   try {
     for await (const ev of watch) {
       if (inv.json) {
@@ -377,6 +379,7 @@ async function dumpRaw(inv: Invocation, sel: Selection, out: Output): Promise<vo
   const opts: ListOptions = { protocols: ['tcp'], states: stateNames(sel.states), extensions: extensionsFor(inv) };
   if (sel.inetFamilies.length > 0) opts.families = sel.inetFamilies;
   if (inv.netns !== undefined) opts.netns = `/var/run/netns/${inv.netns}`;
+  if (inv.engine !== undefined) opts.engine = inv.engine;
   const toStdout = inv.dumpFile!.startsWith('-');
   let file: WriteStream | undefined;
   if (!toStdout) {
@@ -403,9 +406,15 @@ async function dumpRaw(inv: Invocation, sel: Selection, out: Output): Promise<vo
  * Runs the command with `argv` (the words after the program name) and returns its exit
  * status. Output goes to `out`, messages to `err` (stdout and stderr by default).
  */
-export async function run(argv: readonly string[], out: Output = stdoutOutput(), err: Pick<Output, 'write'> = { write: (t) => void process.stderr.write(t) }): Promise<number> {
+export async function run(
+  argv: readonly string[],
+  out: Output = stdoutOutput(),
+  err: Pick<Output, 'write'> = { write: (t) => void process.stderr.write(t) },
+  options: { engine?: Engine } = {},
+): Promise<number> {
   try {
     const inv = parseCommandLine(argv);
+    if (options.engine !== undefined) inv.engine = options.engine;
     if (inv.summary) {
       const { summary, formatSummary } = loadSummary();
       const s = await summary(inv.netns === undefined ? {} : { netns: `/var/run/netns/${inv.netns}` });

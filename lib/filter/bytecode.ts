@@ -47,7 +47,7 @@ export interface CompileOptions {
   cgroupId?(path: string): bigint | undefined;
 }
 
-/** What {@link compileFilter} returns. */
+/** What the filter compiler (`compileFilter`) returns. */
 export interface CompiledFilter {
   /**
    * The program for `INET_DIAG_REQ_BYTECODE`, or undefined when the kernel needs none

@@ -52,7 +52,7 @@ export const nlmsgerrAttrs = defineAttributes('nlmsgerr_attrs', [
 const decodeHeader = structDecoder(nlmsghdr);
 
 /** Reads the header of the message at `off`, checking that it fits inside `end`. */
-export function readHeader(b: Buffer, off: number, end: number): ReturnType<typeof decodeHeader> {
+export function readHeader(b: Buffer, off: number, end: number): NetlinkHeader {
   if (end - off < NLMSG_HDRLEN) throw new DecodeError(`netlink message header needs 16 bytes, ${end - off} left`, off, 'nlmsghdr');
   const h = decodeHeader(b, off, NLMSG_HDRLEN);
   if (h.len < NLMSG_HDRLEN || h.len > end - off) {
@@ -61,8 +61,19 @@ export function readHeader(b: Buffer, off: number, end: number): ReturnType<type
   return h;
 }
 
-/** A message header as {@link readHeader} returns it. */
-export type NetlinkHeader = ReturnType<typeof decodeHeader>;
+/** A message header (struct nlmsghdr) as {@link readHeader} returns it. */
+export interface NetlinkHeader {
+  /** nlmsg_len: the message's length, header included. */
+  len: number;
+  /** nlmsg_type. */
+  type: number;
+  /** nlmsg_flags. */
+  flags: number;
+  /** nlmsg_seq. */
+  seq: number;
+  /** nlmsg_pid: the sender's port id (0: the kernel). */
+  pid: number;
+}
 
 /**
  * Hands each netlink message in `b[start, end)` to `visit` (its offset and header), in
