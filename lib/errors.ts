@@ -96,6 +96,18 @@ export class AbortError extends Error {
 }
 Object.defineProperty(AbortError.prototype, 'name', { value: 'AbortError', enumerable: false, writable: true, configurable: true });
 
+/** A listing that did not finish in time (`timeoutMs`), or a kernel that stopped answering (`replyTimeoutMs`). */
+export class TimeoutError extends SockdiagError {
+  /** The limit that passed, in milliseconds. */
+  timeoutMs: number;
+  /** Creates the error. @param message what did not happen in time. @param timeoutMs the limit. */
+  constructor(message: string, timeoutMs: number) {
+    super(message, 'ERR_SOCKDIAG_TIMEOUT');
+    this.timeoutMs = timeoutMs;
+  }
+}
+Object.defineProperty(TimeoutError.prototype, 'name', { value: 'TimeoutError', enumerable: false, writable: true, configurable: true });
+
 /** The errno name of a (positive or negative) errno number, e.g. `-2` → `'ENOENT'`. */
 export function errnoName(errno: number): string {
   const neg = errno > 0 ? -errno : errno;

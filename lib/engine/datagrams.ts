@@ -13,6 +13,7 @@ import type { EngineChannel } from './channel';
 import type { EngineStats } from './dump';
 import type { Listing } from './plan';
 import { engineOf, runOptionsOf } from './engine';
+import { throwIfAborted } from './dump';
 
 /**
  * High 16 bits of the `nlmsg_seq` of every request a raw dump sends (and so of every
@@ -92,7 +93,11 @@ export async function* rawDatagrams(opts: ListOptions, stats: EngineStats, chann
   let failure: { err: unknown } | undefined;
   try {
     for await (const _ of engine.steps(listing, stats, sink, run)) {
-      yield* out;
+      for (let i = 0; i < out.length; i++) {
+        // Abort means stop: not one more datagram once the signal has fired.
+        throwIfAborted(opts.signal);
+        yield out[i];
+      }
       out.length = 0;
     }
   } catch (err) {

@@ -5,10 +5,10 @@
  * checked here, duplicates dropped by cookie, and what is kept handed to a {@link DumpSink}.
  * @module
  */
-import { visitReplies, readDumpBatch, type DumpStats } from '../netlink/channel';
+import { visitReplies, readDumpBatch, type Datagrams, type DumpStats } from '../netlink/channel';
 import { NLMSG_HDRLEN, nlmsghdr } from '../netlink/message';
 import { fieldAt } from '../netlink/offsets';
-import { AbortError } from '../errors';
+import { AbortError, TimeoutError } from '../errors';
 import { AF } from '../diag/constants';
 import { inetDiagMsg, INET_PROTOCOLS } from '../diag/inet';
 import type { Socket } from '../diag/socket';
@@ -103,6 +103,29 @@ export interface DumpContext {
   seq?: number;
   /** Checked before every read and after every batch. */
   signal: AbortSignal | undefined;
+  /** How long to wait for each batch of replies (ms); 0 waits forever. */
+  replyTimeoutMs: number;
+}
+
+/**
+ * The next batch of a dump, or a {@link TimeoutError} when the kernel sends nothing for
+ * `ms` (it dropped the request): the channel is closed then, so nothing stays pending.
+ */
+async function nextBatch(channel: EngineChannel, ms: number): Promise<Datagrams> {
+  if (!(ms > 0)) return readDumpBatch(channel);
+  let expired = false;
+  const timer = setTimeout(() => {
+    expired = true;
+    channel.close();
+  }, ms);
+  try {
+    return await readDumpBatch(channel);
+  } catch (err) {
+    if (expired) throw new TimeoutError(`The kernel did not answer the dump within ${ms} ms (was the request dropped?)`, ms);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Throws the signal's AbortError when it has been aborted. */
@@ -171,7 +194,7 @@ export async function* dumpSteps(channel: EngineChannel, dump: PlannedDump, ctx:
   try {
     for (;;) {
       throwIfAborted(signal);
-      const batch = await readDumpBatch(channel);
+      const batch = await nextBatch(channel, ctx.replyTimeoutMs);
       throwIfAborted(signal);
       const done = visitReplies(batch, seq, channel.portId, plan.context, dumpStats, visit, datagram);
       yield;

@@ -10,7 +10,7 @@
  * fake kernel in tests.
  * @module
  */
-import { NotSupportedError, SockdiagError, AbortError } from '../errors';
+import { NotSupportedError, AbortError, TimeoutError } from '../errors';
 import type { ProtocolName } from '../diag/constants';
 import type { MixedFamilies } from '../diag/families';
 import type { ListOptions } from './options';
@@ -46,16 +46,15 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Milliseconds the whole run may take; past that it stops with `ERR_SOCKDIAG_TIMEOUT`. */
   timeoutMs?: number;
+  /**
+   * Milliseconds to wait for the kernel's next reply while a dump runs (default 30 000): a
+   * request the kernel dropped then fails with `ERR_SOCKDIAG_TIMEOUT` instead of waiting forever.
+   */
+  replyTimeoutMs?: number;
 }
 
-/** The error of a run that did not finish within its `timeoutMs`. */
-export class TimeoutError extends SockdiagError {
-  /** Creates the error. @param ms the limit that passed. */
-  constructor(ms: number) {
-    super(`The listing did not finish within ${ms} ms`, 'ERR_SOCKDIAG_TIMEOUT');
-  }
-}
-Object.defineProperty(TimeoutError.prototype, 'name', { value: 'TimeoutError', enumerable: false, writable: true, configurable: true });
+// How long a dump waits for the kernel's next reply.
+const DEFAULT_REPLY_TIMEOUT_MS = 30_000;
 
 // Dumps a parallel run keeps going at once, each on its own channel (the kernel walks each on its own thread).
 const PARALLEL_DUMPS = 4;
@@ -76,7 +75,7 @@ class RunSignal {
     if (outer?.aborted) this.stop(outer.reason);
     else outer?.addEventListener('abort', this.onAbort, { once: true });
     if (timeoutMs !== undefined && !this.controller.signal.aborted) {
-      this.timer = setTimeout(() => this.stop(new TimeoutError(timeoutMs)), timeoutMs);
+      this.timer = setTimeout(() => this.stop(new TimeoutError(`The listing did not finish within ${timeoutMs} ms`, timeoutMs)), timeoutMs);
       this.timer.unref?.();
     }
   }
@@ -170,7 +169,7 @@ export class Engine {
       let skipped: ProtocolName | undefined;
       for (const dump of listing.dumps) {
         if (dump.protocol === skipped) continue;
-        const ctx = { listing, stats, seen, signal: run.signal, ...(opts.seq ? { seq: opts.seq(dump.protocol) } : {}) };
+        const ctx = { listing, stats, seen, signal: run.signal, replyTimeoutMs: opts.replyTimeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS, ...(opts.seq ? { seq: opts.seq(dump.protocol) } : {}) };
         try {
           for await (const _ of dumpSteps(channel, dump, ctx, sink)) {
             yield dump;
@@ -217,7 +216,7 @@ export class Engine {
           throwIfAborted(run.signal);
           channel = this.open(opts.channel ?? {});
           channels.add(channel);
-          const ctx = { listing, stats, seen, signal: run.signal, ...(opts.seq ? { seq: opts.seq(dump.protocol) } : {}) };
+          const ctx = { listing, stats, seen, signal: run.signal, replyTimeoutMs: opts.replyTimeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS, ...(opts.seq ? { seq: opts.seq(dump.protocol) } : {}) };
           for await (const _ of dumpSteps(channel, dump, ctx, sinkFor(i))) void _;
         } catch (err) {
           if (run.signal.aborted) err = run.error();

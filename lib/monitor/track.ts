@@ -324,6 +324,9 @@ class Tracker implements SocketTracker {
       this.#nextDump = Date.now();
       for (;;) {
         while (this.#head < this.#queue.length) {
+          // Abort means stop: not one more event once the signal has fired or close() ran.
+          this.#throwIfAborted();
+          if (this.#closed) return undefined;
           const e = this.#queue[this.#head++];
           if (this.#head === this.#queue.length) {
             this.#queue = [];
