@@ -6,7 +6,7 @@ import type { Socket } from '../diag/socket';
 import type { ProcessMap } from '../proc/processes';
 import type * as Processes from '../proc/processes';
 import type { ListOptions, ListingStats } from './options';
-import { engineOf, newEngineStats, runOptionsOf, throwIfAborted, type DumpSink, type EngineStats } from '../engine';
+import { engineOf, newEngineStats, runOptionsOf, throwIfAborted, validateListOptions, type DumpSink, type EngineStats } from '../engine';
 import { SockdiagError } from '../errors';
 
 /** An array of sockets that also carries the listing's {@link ListingStats}. */
@@ -84,6 +84,7 @@ function attachOwners(s: Socket, owners: ProcessMap): void {
  * ```
  */
 export async function listSockets(opts: ListOptions = {}): Promise<SocketList> {
+  validateListOptions(opts);
   const stats = newEngineStats();
   const scan = startProcessScan(opts.processes);
   scan?.catch(() => undefined);
@@ -114,6 +115,7 @@ export interface SocketStream extends AsyncIterable<Socket> {
  * ```
  */
 export function streamSockets(opts: ListOptions = {}): SocketStream {
+  validateListOptions(opts);
   const stats: ListingStats = { interrupted: false, duplicatesDropped: 0, unsupported: [] };
   return {
     stats,

@@ -14,6 +14,7 @@ import type { EngineStats } from './dump';
 import type { Listing } from './plan';
 import { engineOf, runOptionsOf } from './engine';
 import { throwIfAborted } from './dump';
+import { validateListOptions } from './validate';
 
 /**
  * High 16 bits of the `nlmsg_seq` of every request a raw dump sends (and so of every
@@ -64,6 +65,7 @@ export interface RawDatagram {
  * decoding the result gives exactly what a listing with the same options gives.
  */
 export async function* rawDatagrams(opts: ListOptions, stats: EngineStats, channel?: EngineChannel): AsyncGenerator<RawDatagram, void, undefined> {
+  validateListOptions(opts);
   // Raw bytes carry only what the kernel sent: owners cannot be recorded.
   if (opts.processes !== undefined && opts.processes !== false) {
     throw new TypeError('raw dumps carry only what the kernel sent: the processes option cannot be recorded (look owners up when decoding)');

@@ -16,6 +16,7 @@ import type { MixedFamilies } from '../diag/families';
 import type { ListOptions } from './options';
 import { nativeChannels, type ChannelFactory, type ChannelRequest, type EngineChannel } from './channel';
 import { planListing, type Listing, type PlannedDump } from './plan';
+import { validateListOptions } from './validate';
 import { dumpSteps, CookieSet, throwIfAborted, type DumpSink, type EngineStats } from './dump';
 
 /** Options of an {@link Engine}. */
@@ -133,7 +134,8 @@ export class Engine {
    * Plans the listing `opts` asks for. Kinds skipped because the kernel refused them
    * recently are added to `stats.unsupported`.
    */
-  plan(opts: ListOptions, stats: EngineStats, mixedFamilies: MixedFamilies = false): Promise<Listing> {
+  async plan(opts: ListOptions, stats: EngineStats, mixedFamilies: MixedFamilies = false): Promise<Listing> {
+    validateListOptions(opts);
     const now = Date.now();
     return planListing(
       opts,

@@ -9,3 +9,4 @@ export { CookieSet, newEngineStats, throwIfAborted, type DumpSink, type EngineSt
 export type { Listing, PlannedDump } from './plan';
 export type { ListOptions, ListingStats } from './options';
 export { rawDatagrams, rawSequence, RAW_SEQ_TAG, NON_INET, type RawDatagram } from './datagrams';
+export { validateListOptions, describeValue } from './validate';
