@@ -28,13 +28,18 @@ export class FilterError extends SockdiagError {
 }
 Object.defineProperty(FilterError.prototype, 'name', { value: 'FilterError', enumerable: false, writable: true, configurable: true });
 
+/** A token as a message quotes it: at most 40 characters, and the length of a longer one. */
+function quote(token: string): string {
+  return token.length > 40 ? `'${token.slice(0, 40)}…' (${token.length} characters)` : `'${token}'`;
+}
+
 /** The filter text does not follow the grammar (ss exits 255 for these). */
 export class FilterSyntaxError extends FilterError {
   /** A short description of what the grammar allowed at {@link FilterError.position}. */
   expected: string;
   /** Creates the error. @param expected what the grammar allowed there, e.g. `"')'"`. */
   constructor(input: string, position: number, token: string, expected: string, hint?: string) {
-    const found = token === '' ? 'end of filter' : `'${token}'`;
+    const found = token === '' ? 'end of filter' : quote(token);
     super(`unexpected ${found} at ${position}: expected ${expected}${hint ? ` (${hint})` : ''}`, 'ERR_SOCKDIAG_FILTER_SYNTAX', 255, input, position, token);
     this.expected = expected;
   }
@@ -48,7 +53,7 @@ Object.defineProperty(FilterSyntaxError.prototype, 'name', { value: 'FilterSynta
 export class FilterValueError extends FilterError {
   /** Creates the error. @param reason why the value is bad, e.g. `port 70000 is out of range (0-65535)`. */
   constructor(input: string, position: number, token: string, reason: string) {
-    super(`bad value '${token}' at ${position}: ${reason}`, 'ERR_SOCKDIAG_FILTER_VALUE', 1, input, position, token);
+    super(`bad value ${quote(token)} at ${position}: ${reason}`, 'ERR_SOCKDIAG_FILTER_VALUE', 1, input, position, token);
   }
 }
 Object.defineProperty(FilterValueError.prototype, 'name', { value: 'FilterValueError', enumerable: false, writable: true, configurable: true });
@@ -59,12 +64,20 @@ Object.defineProperty(FilterValueError.prototype, 'name', { value: 'FilterValueE
  * text are shown as spaces so that the caret lines up.
  */
 export function formatFilterError(err: FilterError): string {
-  const line = err.input.replace(/[\t\n\r\v\f]/g, ' ');
+  // A long filter is shown as the part around the position (a message stays a few lines).
+  const from = err.input.length > WINDOW ? Math.max(0, err.position - WINDOW / 2) : 0;
+  const to = Math.min(err.input.length, from + WINDOW);
+  const before = from > 0 ? '…' : '';
+  const line = before + err.input.slice(from, to).replace(/[\t\n\r\v\f]/g, ' ') + (to < err.input.length ? '…' : '');
+  const at = before.length + err.position - from;
   // The token as written may be longer than err.token (escapes); underline what is in the text.
-  const width = Math.max(1, Math.min(writtenLength(err.input, err.position), line.length - err.position));
-  const marker = ' '.repeat(err.position) + '^' + '~'.repeat(Math.max(0, width - 1));
+  const width = Math.max(1, Math.min(writtenLength(err.input, err.position), to - err.position));
+  const marker = ' '.repeat(at) + '^' + '~'.repeat(Math.max(0, width - 1));
   return `${line}\n${marker}\n${err.name}: ${err.message}`;
 }
+
+// Characters of a long filter shown around an error's position.
+const WINDOW = 160;
 
 /** Length of the whitespace-delimited word starting at `pos` (a backslash keeps the next character in it). */
 function writtenLength(text: string, pos: number): number {

@@ -86,8 +86,16 @@ const PREDICATES = new Set(['dst', 'src', 'dport', 'sport', 'dev', 'fwmark', 'cg
 const STATE_KEYWORDS = new Set(['state', 'exclude', 'excl']);
 const EXPR_START = "a condition (dst, src, dport, sport, dev, fwmark, cgroup, autobound), 'not' or '('";
 
+/**
+ * How deep `( … )` and `not` may nest. Everything that walks a filter tree (printing,
+ * compiling, evaluating) recurses once per level, so a limit keeps any input off the edge
+ * of the stack; a deeper filter is a syntax error at the word that goes too deep.
+ */
+export const MAX_FILTER_DEPTH = 256;
+
 class Parser {
   private i = 0;
+  private depth = 0;
   constructor(
     private readonly input: string,
     private readonly tokens: Token[],
@@ -175,8 +183,10 @@ class Parser {
         return left;
       }
       const right = this.expr();
-      // ss folds from the left, ((a or b) or c): a run of one operator becomes one node.
-      left = left.kind === kind ? { kind, items: [...left.items, right] } : { kind, items: [left, right] };
+      // ss folds from the left, ((a or b) or c): a run of one operator becomes one node (its
+      // items grow in place: a run of n terms costs n, not n²).
+      if (left.kind === kind) left.items.push(right);
+      else left = { kind, items: [left, right] };
     }
   }
 
@@ -184,6 +194,19 @@ class Parser {
     const t = this.peek();
     const k = this.keyword();
     if (t === undefined || k === undefined || !(k === '(' || NOT.has(k) || PREDICATES.has(k))) this.fail(EXPR_START, this.hintFor(t));
+    if (k === '(' || NOT.has(k)) {
+      if (this.depth >= MAX_FILTER_DEPTH) this.fail(`at most ${MAX_FILTER_DEPTH} levels of '( )' and 'not'`, 'the filter nests too deeply');
+      this.depth++;
+      try {
+        return this.nested(t, k);
+      } finally {
+        this.depth--;
+      }
+    }
+    return this.condition(k);
+  }
+
+  private nested(t: Token, k: string): FilterExpr {
     if (k === '(') {
       this.i++;
       if (this.keyword() === ')') this.fail(`${EXPR_START} inside '( )'`);
@@ -197,9 +220,12 @@ class Parser {
       return inner;
     }
     if (NOT.has(k)) {
-      this.i++;
-      return { kind: 'not', item: this.expr() };
     }
+    this.i++;
+    return { kind: 'not', item: this.expr() };
+  }
+
+  private condition(k: string): FilterExpr {
     this.i++;
     switch (k) {
       case 'dst':
