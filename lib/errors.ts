@@ -29,6 +29,14 @@ export interface ErrorContext {
   protocol?: string;
 }
 
+// What ran out, and what to do, for the errors that mean a limit was reached.
+const RUN_OUT: Readonly<Record<string, string>> = {
+  EMFILE: 'this process has too many open files: close channels (break out of streams, close watches) or raise the limit (ulimit -n)',
+  ENFILE: 'the system has too many open files: close some, or raise fs.file-max',
+  ENOMEM: 'the kernel is out of memory',
+  ENOBUFS: "the socket's receive buffer overflowed: read faster or raise rcvbuf",
+};
+
 /**
  * A failed system call or a netlink error reply, shaped like Node's system errors:
  * `code` is the errno name, `errno` the negative number, `syscall` the call.
@@ -51,7 +59,8 @@ export class SockdiagSystemError extends SockdiagError {
     const neg = errno > 0 ? -errno : errno;
     const code = errnoName(neg);
     const what = [context.operation, context.family, context.protocol].filter(Boolean).join(' ');
-    super(`${syscall} ${code}${what ? ` (${what})` : ''}${detail ? `: ${detail}` : ''}`, code);
+    const why = detail ?? RUN_OUT[code];
+    super(`${syscall} ${code}${what ? ` (${what})` : ''}${why ? `: ${why}` : ''}`, code);
     this.errno = neg;
     this.syscall = syscall;
     if (context.operation !== undefined) this.operation = context.operation;

@@ -300,7 +300,9 @@ export async function* runDump<T>(
 /** The error for a negative status from the kernel. ENOENT on a dump means "no handler". */
 export function statusError(error: number, context: ErrorContext, extack?: string): SockdiagSystemError {
   const syscall = 'recvmsg';
-  const err = error === -2 && context.operation === 'dump' ? new NotSupportedError(error, syscall, context) : new SockdiagSystemError(error, syscall, context, extack);
+  // The kernel refuses a dump only when its filter program tests socket marks (inet_diag's audit).
+  const detail = error === -1 && context.operation === 'dump' && extack === undefined ? 'a filter on the socket mark (fwmark) needs CAP_NET_ADMIN' : extack;
+  const err = error === -2 && context.operation === 'dump' ? new NotSupportedError(error, syscall, context) : new SockdiagSystemError(error, syscall, context, detail);
   if (extack) err.extack = extack;
   return err;
 }
