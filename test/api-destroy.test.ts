@@ -13,7 +13,7 @@ import { createNetns, describeRoot, type Netns, runCommand } from './helpers/net
 import { startPeers, type Peers, type PeerSocket } from './helpers/destroy-peers';
 import { libForChildren } from './helpers/destroy-lib';
 import { destroySocket, destroySockets, destroyOn, encodeDestroyRequest, type DestroyResult } from '../lib/api/destroy';
-import { FakeChannel, errorMsg, type FakeDatagram } from './helpers/fake-channel';
+import { scriptedChannel, errorMsg, type FakeDatagram, type FakeKernelChannel } from './helpers/fake-kernel';
 import { encodeInetMessage, encodeInetRequest } from '../lib/diag/inet';
 import { parseAddressInto } from '../lib/diag/inet/address';
 import { listSockets } from '../lib/api/list';
@@ -145,7 +145,7 @@ describe('the destroy pipeline against a fake kernel (no root needed)', () => {
     let unanswered = 0;
     let maxUnanswered = 0;
     const perSend: number[] = [];
-    const fake = new FakeChannel((req, _seq, portId) => {
+    const fake = scriptedChannel((req, _seq, portId) => {
       const msgs = messages(req);
       perSend.push(msgs.length);
       unanswered += msgs.length;
@@ -185,7 +185,7 @@ describe('the destroy pipeline against a fake kernel (no root needed)', () => {
   });
 
   test('several channels share the work: every socket is destroyed once, on one of them, each channel within its window', async () => {
-    const acking = (): FakeChannel => new FakeChannel((req, _seq, portId) => [messages(req).map((m) => ({ bytes: errorMsg(m.readUInt32LE(8), portId, 0, m) }))]);
+    const acking = (): FakeKernelChannel => scriptedChannel((req, _seq, portId) => [messages(req).map((m) => ({ bytes: errorMsg(m.readUInt32LE(8), portId, 0, m) }))]);
     const channels = [acking(), acking(), acking()];
     const input = sockets(1000);
     const results = await destroyOn(channels, input);
@@ -198,7 +198,7 @@ describe('the destroy pipeline against a fake kernel (no root needed)', () => {
   test('F14h: an orphan the kernel acked but a second look still finds is reported lingering, with what was found', async () => {
     const orphan = fakeSocket({ state: 'fin-wait-1', inode: 0, cookie: 9n });
     const alive = fakeSocket({ cookie: 10n, local: { address: '127.0.0.1', port: 5 } });
-    const fake = new FakeChannel((req, _seq, portId) => [
+    const fake = scriptedChannel((req, _seq, portId) => [
       messages(req).map((m) => {
         const seq = m.readUInt32LE(8);
         if (m.readUInt16LE(4) === 21) return { bytes: errorMsg(seq, portId, 0, m) };
@@ -216,7 +216,7 @@ describe('the destroy pipeline against a fake kernel (no root needed)', () => {
   });
 
   test('EPERM stops the run with an error naming CAP_NET_ADMIN; an abort stops it with an AbortError', async () => {
-    const eperm = new FakeChannel((req, _seq, portId) => [messages(req).map((m) => ({ bytes: errorMsg(m.readUInt32LE(8), portId, -1, m) }))]);
+    const eperm = scriptedChannel((req, _seq, portId) => [messages(req).map((m) => ({ bytes: errorMsg(m.readUInt32LE(8), portId, -1, m) }))]);
     const err = await destroyOn(eperm, sockets(3)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SockdiagSystemError);
     expect(err).toMatchObject({ code: 'EPERM', errno: -1, syscall: 'recvmsg', operation: 'destroy' });
@@ -224,7 +224,7 @@ describe('the destroy pipeline against a fake kernel (no root needed)', () => {
 
     const ac = new AbortController();
     let sends = 0;
-    const slow = new FakeChannel((req, _seq, portId) => {
+    const slow = scriptedChannel((req, _seq, portId) => {
       sends++;
       ac.abort(new Error('enough'));
       return [messages(req).map((m) => ({ bytes: errorMsg(m.readUInt32LE(8), portId, 0, m) }))];

@@ -1,7 +1,7 @@
 import { runDump, DumpStats } from '../lib/netlink/channel';
 import { decodeStatus, NLMSG, NLM_F, readHeader } from '../lib/netlink/message';
 import { DecodeError, NotSupportedError, SockdiagSystemError } from '../lib/errors';
-import { FakeChannel, nlmsg, done, errorMsg, FakeKernel } from './helpers/fake-channel';
+import { scriptedChannel, nlmsg, done, errorMsg, type Script, type FakeKernelChannel } from './helpers/fake-kernel';
 
 // A trivial "family": payload = one u32, decoded to a number.
 const decodeU32 = (b: Buffer, off: number): number => b.readUInt32LE(off + 16);
@@ -12,8 +12,8 @@ const item = (seq: number, pid: number, v: number, flags: number = NLM_F.MULTI):
 };
 const request = (): Buffer => nlmsg(20, NLM_F.REQUEST | NLM_F.DUMP, 0, 0, Buffer.alloc(8));
 
-async function collect(kernel: FakeKernel, ctx = { operation: 'dump', protocol: 'tcp' }): Promise<{ items: number[]; stats: DumpStats; ch: FakeChannel }> {
-  const ch = new FakeChannel(kernel);
+async function collect(kernel: Script, ctx = { operation: 'dump', protocol: 'tcp' }): Promise<{ items: number[]; stats: DumpStats; ch: FakeKernelChannel }> {
+  const ch = scriptedChannel(kernel);
   const stats: DumpStats = { messages: 0, interrupted: false, foreignDropped: 0 };
   const items: number[] = [];
   for await (const batch of runDump(ch, request(), decodeU32, ctx, stats)) items.push(...batch);

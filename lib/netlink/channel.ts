@@ -74,7 +74,8 @@ export class Channel {
     if (options.recvSize !== undefined) nativeOptions.recvSize = options.recvSize;
     if (options.netns !== undefined) nativeOptions.netns = netnsPath(options.netns);
     try {
-      return new Channel(new Native(nativeOptions), { operation: 'open' });
+      // Errors of later sends and reads are not about opening: they carry no operation.
+      return new Channel(new Native(nativeOptions), {});
     } catch (err) {
       const e = fromNativeError(err, { operation: 'open' });
       // The addon names only the failed call: say which namespace, and what is wrong with it.
