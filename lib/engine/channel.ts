@@ -17,7 +17,10 @@ export interface EngineChannel {
   nextSeq(): number;
   /** Sends whole netlink messages. */
   send(request: Uint8Array): void;
-  /** The next batch of received datagrams; null once the channel is closed. */
+  /**
+   * The next batch of received datagrams. A read pending when the channel closes settles
+   * with null; a read on a channel already closed throws `ERR_SOCKDIAG_CLOSED` at once.
+   */
   read(): Promise<Datagrams | null>;
   /** Closes the socket; a pending read settles with null. Safe to call twice. */
   close(): void;
