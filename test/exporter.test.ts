@@ -10,7 +10,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseArgs, parseListen } from '../lib/exporter/main';
@@ -186,6 +186,88 @@ describeRoot('sockdiag-exporter', () => {
       ex.child.kill('SIGTERM');
       expect((await ex.exited).code).toBe(0);
     } finally {
+      kill(ex.child);
+    }
+  });
+
+  test('--watch follows a namespace deleted and created again under the same name', async () => {
+    const port = await freePort();
+    // A namespace of its own (this test deletes and re-creates it), named like the suite's.
+    const name = `${ns.name}r`;
+    const run = (argv: string[]): void => {
+      const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`${argv.join(' ')}: ${r.stderr}`);
+    };
+    const closeUdp = (n: number): void =>
+      run(['ip', 'netns', 'exec', name, 'python3', '-c', `import socket\nfor _ in range(${n}):\n  s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); s.close()`]);
+    run(['ip', 'netns', 'add', name]);
+    const ex = start(process.execPath, [BIN, '--listen', `127.0.0.1:${port}`, '--netns', name, '--watch', '--protocols', 'udp']);
+    const destroyed = async (): Promise<number | undefined> => {
+      const page = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const m = new RegExp(`^sockdiag_events_total\\{netns="${name}",type="destroy"\\} (\\d+)$`, 'm').exec(page);
+      return m ? Number(m[1]) : undefined;
+    };
+    try {
+      await exporterReady(port, ex.stderr);
+      closeUdp(2);
+      expect(await until('the first namespace\'s events', async () => ((await destroyed()) === 2 ? 2 : undefined), 10_000, ex.stderr)).toBe(2);
+      run(['ip', 'netns', 'del', name]);
+      run(['ip', 'netns', 'add', name]);
+      // The watch moves to the new namespace within a check interval; events there are counted.
+      const moved = await until(
+        'events of the namespace created again',
+        async () => {
+          closeUdp(1);
+          const n = await destroyed();
+          return n !== undefined && n >= 4 ? n : undefined;
+        },
+        15_000,
+        ex.stderr,
+      );
+      expect(moved).toBeGreaterThanOrEqual(4);
+      ex.child.kill('SIGTERM');
+      expect((await ex.exited).code).toBe(0);
+    } finally {
+      kill(ex.child);
+      spawnSync('ip', ['netns', 'del', name]);
+    }
+  });
+
+  test('hundreds of slow clients do not starve a scrape: headers time out, idle connections close', async () => {
+    const port = await freePort();
+    const ex = start(process.execPath, [BIN, '--listen', `127.0.0.1:${port}`, '--netns', ns.name, '--header-timeout', '1000', '--idle-timeout', '2000', '--max-connections', '64']);
+    const slow: Socket[] = [];
+    try {
+      await exporterReady(port, ex.stderr);
+      // 300 connections that start a request and never finish its headers.
+      for (let i = 0; i < 300; i++) {
+        const c = connect(port, '127.0.0.1');
+        c.on('error', () => undefined);
+        c.resume(); // read what the server sends (its 408), so its close is seen
+        c.write('GET /metrics HTTP/1.1\r\nHost: x\r\n');
+        slow.push(c);
+      }
+      // A scrape (retried as a scraper would if refused) succeeds within a few seconds.
+      const t0 = Date.now();
+      const page = await until(
+        'a scrape among slow clients',
+        async () => {
+          try {
+            const r = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(1500) });
+            return r.status === 200 ? await r.text() : undefined;
+          } catch {
+            return undefined;
+          }
+        },
+        8_000,
+        ex.stderr,
+      );
+      expect(page).toMatch(/^sockdiag_up\b/m);
+      expect(Date.now() - t0).toBeLessThan(8_000);
+      // And the server closed every slow connection (header timeout, or refused over the cap).
+      await until('slow connections closed', async () => (slow.every((c) => c.destroyed || c.readableEnded) ? true : undefined), 6_000, ex.stderr);
+    } finally {
+      for (const c of slow) c.destroy();
       kill(ex.child);
     }
   });

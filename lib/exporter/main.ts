@@ -35,6 +35,9 @@ Serves socket metrics (NETLINK_SOCK_DIAG) for Prometheus at http://HOST:PORT/met
   --max-processes N      at most N processes (default 100)
   --timeout MS           abort a dump after MS milliseconds (default 10000)
   --path PATH            path of the metrics page (default /metrics)
+  --max-connections N    serve at most N connections at once (default 256)
+  --header-timeout MS    close a connection whose request headers take longer (default 10000)
+  --idle-timeout MS      close a connection silent for MS milliseconds (default 30000)
   --process-metrics      also export the exporter's own process_* and nodejs_* metrics
                          (prom-client's defaults; promtool's lint objects to one of their names)
   -h, --help             this message
@@ -146,6 +149,15 @@ export function parseArgs(argv: readonly string[]): ExporterArgs {
         break;
       case '--process-metrics':
         options.processMetrics = true;
+        break;
+      case '--max-connections':
+        options.maxConnections = integer(arg, value(), 1);
+        break;
+      case '--header-timeout':
+        options.headersTimeoutMs = integer(arg, value(), 1);
+        break;
+      case '--idle-timeout':
+        options.idleTimeoutMs = integer(arg, value(), 1);
         break;
       default:
         throw new UsageError(`unknown option '${argv[i]}'`);

@@ -9,7 +9,8 @@ import type * as PromClient from 'prom-client';
 import { registerSocketMetrics, loadPromClient, type SocketMetricsOptions, type SocketMetrics } from '../prometheus';
 import { SockdiagError } from '../errors';
 import { watchSockets, type SocketWatch } from '../api/watch';
-import type { NetnsRef } from '../netlink/channel';
+import { netnsPath, type NetnsRef } from '../netlink/channel';
+import { statSync } from 'node:fs';
 
 /** Options of {@link startExporter}. */
 export interface ExporterOptions extends Omit<SocketMetricsOptions, 'register'> {
@@ -30,6 +31,15 @@ export interface ExporterOptions extends Omit<SocketMetricsOptions, 'register'> 
    * `events_lost_total`. A watch that fails is retried every 5 s (default false).
    */
   watch?: boolean;
+  /**
+   * Connections served at once (default 256); more wait in the kernel's accept queue. With
+   * the timeouts below, slow or idle clients cannot hold the exporter for long.
+   */
+  maxConnections?: number;
+  /** Milliseconds a client has to send its request headers (default 10 000). */
+  headersTimeoutMs?: number;
+  /** Milliseconds a connection may stay silent, between or within requests, before it is closed (default 30 000). */
+  idleTimeoutMs?: number;
 }
 
 /** A running exporter. */
@@ -45,6 +55,19 @@ export interface Exporter {
 }
 
 const WATCH_RETRY_MS = 5_000;
+// How often a watched namespace is checked for having been replaced (deleted, then created
+// again under the same name): the watch holds the old one, which no longer gets events.
+const WATCH_CHECK_MS = 1_000;
+
+/** The identity (device and inode) of the namespace a reference names now, or undefined when there is none. */
+function namespaceIdentity(netns: NetnsRef): string | undefined {
+  try {
+    const st = statSync(netnsPath(netns));
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The port `sockdiag-exporter` listens on unless told otherwise. */
 export const DEFAULT_PORT = 9355;
@@ -56,19 +79,46 @@ export const DEFAULT_PORT = 9355;
 export async function startExporter(opts: ExporterOptions = {}): Promise<Exporter> {
   const client = loadPromClient();
   const registry = new client.Registry();
-  const { host = '127.0.0.1', port = DEFAULT_PORT, path = '/metrics', processMetrics = false, watch = false, ...metricOpts } = opts;
+  const {
+    host = '127.0.0.1',
+    port = DEFAULT_PORT,
+    path = '/metrics',
+    processMetrics = false,
+    watch = false,
+    maxConnections = 256,
+    headersTimeoutMs = 10_000,
+    idleTimeoutMs = 30_000,
+    ...metricOpts
+  } = opts;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`port must be 0…65535, got ${String(port)}`);
+  for (const [name, v] of [['maxConnections', maxConnections], ['headersTimeoutMs', headersTimeoutMs], ['idleTimeoutMs', idleTimeoutMs]] as const) {
+    if (!Number.isInteger(v) || v <= 0) throw new RangeError(`${name} must be a positive integer, got ${String(v)}`);
+  }
   if (typeof path !== 'string' || !path.startsWith('/')) throw new TypeError(`path must start with '/', got ${String(path)}`);
   const metrics = registerSocketMetrics({ ...metricOpts, register: registry });
   if (processMetrics) client.collectDefaultMetrics({ register: registry });
 
   const pending = new Set<Promise<void>>();
-  const server: Server = createServer((req, res) => {
-    const done = answer(req, res, registry, path);
-    pending.add(done);
-    void done.finally(() => pending.delete(done));
-  });
-  server.keepAliveTimeout = 5_000;
+  // Concurrent scrapes share one dump: a crowd of clients costs one listing, not one each.
+  let inFlight: Promise<string> | undefined;
+  const scrape = (): Promise<string> => {
+    inFlight ??= registry.metrics().finally(() => {
+      inFlight = undefined;
+    });
+    return inFlight;
+  };
+  const server: Server = createServer(
+    // Slow clients: headers must arrive in time (checked every second), silent connections close.
+    { headersTimeout: headersTimeoutMs, requestTimeout: Math.max(headersTimeoutMs, idleTimeoutMs), connectionsCheckingInterval: Math.min(1_000, headersTimeoutMs) },
+    (req, res) => {
+      const done = answer(req, res, registry, path, scrape);
+      pending.add(done);
+      void done.finally(() => pending.delete(done));
+    },
+  );
+  server.keepAliveTimeout = Math.min(5_000, idleTimeoutMs);
+  server.maxConnections = maxConnections;
+  server.setTimeout(idleTimeoutMs, (socket) => socket.destroy());
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       server.off('listening', onListening);
@@ -89,17 +139,37 @@ export async function startExporter(opts: ExporterOptions = {}): Promise<Exporte
   const watches = new Set<SocketWatch>();
   const watchLoop = async (netns: NetnsRef | undefined): Promise<void> => {
     while (closing === undefined) {
-      const w = watchSockets(netns === undefined ? {} : { netns });
-      watches.add(w);
+      const before = netns === undefined ? undefined : namespaceIdentity(netns);
+      let replaced = false;
+      let w: SocketWatch | undefined;
+      let check: NodeJS.Timeout | undefined;
       try {
-        await metrics.countEvents(w, netns);
+        // A namespace missing now is an error like any other: retried below.
+        const watching = watchSockets(netns === undefined ? {} : { netns });
+        w = watching;
+        watches.add(watching);
+        // A namespace deleted and created again under the same name is watched again.
+        if (netns !== undefined) {
+          check = setInterval(() => {
+            if (namespaceIdentity(netns) !== before) {
+              replaced = true;
+              watching.close();
+            }
+          }, WATCH_CHECK_MS).unref();
+        }
+        await metrics.countEvents(watching, netns);
       } catch (err) {
         metricOpts.onError?.(err, netns);
       } finally {
-        watches.delete(w);
-        w.close();
+        if (check !== undefined) clearInterval(check);
+        if (w !== undefined) {
+          watches.delete(w);
+          w.close();
+        }
       }
-      if (closing === undefined) await new Promise((resolve) => setTimeout(resolve, WATCH_RETRY_MS).unref());
+      if (closing === undefined && !(replaced && netns !== undefined && namespaceIdentity(netns) !== undefined)) {
+        await new Promise((resolve) => setTimeout(resolve, WATCH_RETRY_MS).unref());
+      }
     }
   };
   if (watch) for (const t of metrics.source.targets) void watchLoop(t.netns);
@@ -128,7 +198,7 @@ export async function startExporter(opts: ExporterOptions = {}): Promise<Exporte
   };
 }
 
-async function answer(req: IncomingMessage, res: ServerResponse, registry: PromClient.Registry, path: string): Promise<void> {
+async function answer(req: IncomingMessage, res: ServerResponse, registry: PromClient.Registry, path: string, scrape: () => Promise<string>): Promise<void> {
   const url = (req.url ?? '/').split('?')[0];
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
@@ -143,7 +213,7 @@ async function answer(req: IncomingMessage, res: ServerResponse, registry: PromC
     return;
   }
   try {
-    const body = await registry.metrics();
+    const body = await scrape();
     res.writeHead(200, { 'Content-Type': registry.contentType, 'Content-Length': Buffer.byteLength(body) });
     res.end(req.method === 'HEAD' ? undefined : body);
   } catch (err) {
