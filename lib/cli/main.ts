@@ -135,7 +135,7 @@ function listOptions(inv: Invocation, sel: Selection, protocol: ProtocolName, fi
   if (filter) opts.filter = filter;
   if (inv.netns !== undefined) opts.netns = `/var/run/netns/${inv.netns}`;
   const wantProcesses = inv.processes > 0 || inv.threads > 0 || inv.processContext;
-  if (wantProcesses) opts.processes = inv.threads > 0 ? { threads: true } : true;
+  if (wantProcesses) opts.processes = inv.threads > 0 ? { threads: true } : { method: 'auto' };
   return opts;
 }
 
