@@ -294,12 +294,13 @@ describeRoot('processes in a namespace with a population', () => {
       expect(bpf.lookup(threaded.info.private as number)).toBeUndefined();
     });
 
-    test('without privileges (uid 65534, no capabilities) the default falls back to /proc; method bpf is EPERM', async () => {
+    test("without privileges (uid 65534, no capabilities) method 'auto' falls back to /proc; method bpf is EPERM", async () => {
       const lib = libForChildren();
       const script = `
         const { scanProcesses } = require(process.argv[1] + '/dist/proc/processes');
         (async () => {
-          const auto = await scanProcesses();
+          await scanProcesses({ method: 'auto' }); // a first scan may walk /proc without trying BPF
+          const auto = await scanProcesses({ method: 'auto' });
           let bpf;
           try { await scanProcesses({ method: 'bpf' }); bpf = 'ok'; } catch (e) { bpf = { code: e.code, syscall: e.syscall }; }
           console.log(JSON.stringify({ uid: process.getuid(), own: auto.lookup(Number(process.argv[2])) ?? null, bpf }));
@@ -313,6 +314,42 @@ describeRoot('processes in a namespace with a population', () => {
       expect(out.own).toBeNull();
       expect(out.bpf).toEqual({ code: 'EPERM', syscall: 'bpf(BPF_PROG_LOAD)' });
     });
+
+    test("a BPF program is loaded only when asked: no bpf() call for the default method or processes: true, some for method 'bpf' and 'auto' (strace)", async () => {
+      const lib = libForChildren();
+      const script = `
+        const { scanProcesses } = require(process.argv[1] + '/dist/proc/processes');
+        const { listSockets } = require(process.argv[1] + '/dist/api/list');
+        (async () => {
+          const method = process.argv[2];
+          for (let i = 0; i < 2; i++) {
+            if (method === 'listing') await listSockets({ protocols: ['tcp'], processes: true, extensions: 'none' });
+            else await scanProcesses(method === 'default' ? {} : { method });
+          }
+          console.log(JSON.stringify({ required: Object.keys(require.cache).some((f) => f.endsWith('bpf-owners.js')) }));
+        })();`;
+      const dir = mkdtempSync(path.join(tmpdir(), 'sockdiag-strace-'));
+      const traced = async (method: string): Promise<{ bpfCalls: string[]; required: boolean }> => {
+        const trace = path.join(dir, method);
+        const r = await ns.exec(['strace', '-f', '-qq', '-e', 'trace=bpf', '-o', trace, process.execPath, '-e', script, lib, method], { timeoutMs: 30_000 });
+        expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+        const bpfCalls = readFileSync(trace, 'utf8').split('\n').filter((l) => /\bbpf\(/.test(l));
+        return { bpfCalls, required: (JSON.parse(r.stdout.trim()) as { required: boolean }).required };
+      };
+      try {
+        expect(await traced('default')).toEqual({ bpfCalls: [], required: false });
+        expect(await traced('listing')).toEqual({ bpfCalls: [], required: false });
+        const bpf = await traced('bpf');
+        expect(bpf.required).toBe(true);
+        expect(bpf.bpfCalls.some((l) => l.includes('BPF_PROG_LOAD'))).toBe(true);
+        // 'auto' as root uses the iterator from a process's second scan on.
+        const auto = await traced('auto');
+        expect(auto.required).toBe(true);
+        expect(auto.bpfCalls.some((l) => l.includes('BPF_PROG_LOAD'))).toBe(true);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }, 60_000);
 
     test('contexts where SELinux is off: ss -Z refuses, sockdiag says "unavailable" for every owner', async () => {
       const z = await runCommand('ss', ['-Z', '-H', '-n']);

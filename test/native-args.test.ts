@@ -9,6 +9,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Channel } from '../lib/netlink/channel';
+import { checkEndianness, nativeBinding } from '../lib/netlink/binding';
+import { SockdiagError } from '../lib/errors';
 import { encodeInetRequest } from '../lib/diag/inet';
 import { NLMSG, NLM_F } from '../lib/netlink/message';
 import { createNetns, describeRoot, Netns } from './helpers/netns';
@@ -208,5 +210,23 @@ describeRoot('F11: wrong arguments to the raw addon', () => {
     } finally {
       ch.close();
     }
+  });
+});
+
+describe('loading the addon', () => {
+  test('the tables assume a little-endian host: a big-endian one is a clear SockdiagError before the addon loads', () => {
+    expect(() => checkEndianness('LE')).not.toThrow();
+    let thrown: unknown;
+    try {
+      checkEndianness('BE');
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(SockdiagError);
+    expect(thrown).toMatchObject({ code: 'ERR_SOCKDIAG_UNSUPPORTED_PLATFORM' });
+    expect((thrown as Error).message).toMatch(/little-endian.*big-endian/);
+    // This host passes, with its own endianness as the default.
+    expect(() => checkEndianness()).not.toThrow();
+    expect(typeof nativeBinding().Channel).toBe('function');
   });
 });

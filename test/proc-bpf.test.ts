@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Btf, BtfError, BTF_KIND } from '../lib/proc/btf';
 import { buildOwnerProgram, ownersFromRecords } from '../lib/proc/bpf-owners';
-import { procBinding } from '../lib/proc/native';
+import { nativeBinding } from '../lib/netlink/binding';
 
 const HAS_BTF = existsSync('/sys/kernel/btf/vmlinux');
 
@@ -69,7 +69,7 @@ describe('records to owners', () => {
 
 describe('the addon verb', () => {
   test('wrong argument types are TypeErrors, a torn program a RangeError', () => {
-    const b = procBinding() as unknown as { runBpfIterator: (...a: unknown[]) => Promise<Buffer> };
+    const b = nativeBinding() as unknown as { runBpfIterator: (...a: unknown[]) => Promise<Buffer> };
     // By name: the addon's errors come from the main realm, not jest's.
     const errorName = (f: () => unknown): string | undefined => {
       try {
@@ -87,7 +87,7 @@ describe('the addon verb', () => {
   });
 });
 
-describe('when the default method uses the iterator', () => {
+describe("when method 'auto' uses the iterator", () => {
   const fresh = (): typeof import('../lib/proc/bpf-owners') => {
     let m: typeof import('../lib/proc/bpf-owners') | undefined;
     jest.isolateModules(() => {

@@ -134,7 +134,7 @@ function listOptions(inv: Invocation, sel: Selection, protocol: ProtocolName, fi
   if (inv.netns !== undefined) opts.netns = `/var/run/netns/${inv.netns}`;
   if (inv.engine !== undefined) opts.engine = inv.engine;
   const wantProcesses = inv.processes > 0 || inv.threads > 0 || inv.processContext;
-  if (wantProcesses) opts.processes = inv.threads > 0 ? { threads: true } : true;
+  if (wantProcesses) opts.processes = inv.threads > 0 ? { threads: true } : { method: 'auto' };
   return opts;
 }
 

@@ -1,63 +1,44 @@
 /**
- * Loads the native addon and declares its surface. The addon is a handful of verbs
- * over an opaque netlink socket; everything else is TypeScript.
+ * Loads the native addon (its surface is declared in addon.ts), with a helpful error when
+ * that fails, and checks what its tables assume of the host.
  * @module
  */
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { SockdiagError } from '../errors';
+import type { Addon } from './addon';
 
-/** Options of the native channel constructor. */
-export interface NativeChannelOptions {
-  /** Netlink protocol number (default 4, NETLINK_SOCK_DIAG). */
-  protocol?: number;
-  /** Open the socket inside this network namespace: a path (e.g. /run/netns/x) or an open fd. */
-  netns?: string | number;
-  /** Multicast group bit mask to bind to (event subscription). */
-  groups?: number;
-  /** SO_RCVBUF in bytes (tests use a tiny one to provoke ENOBUFS). */
-  rcvbuf?: number;
-  /** Bytes offered to each recvmsg (default 64 KiB; tests use a tiny one to provoke MSG_TRUNC). */
-  recvSize?: number;
+let binding: Addon | undefined;
+
+/** The addon's verbs: a build without one of them is older than this library. */
+const VERBS = ['Channel', 'scanProcSockets', 'readNetFiles', 'runBpfIterator'] as const;
+
+/**
+ * Throws unless the host is little-endian: the structure tables read the kernel's
+ * host-order fields as little-endian. `endianness` defaults to this host's (tests pass another).
+ */
+export function checkEndianness(endianness: 'BE' | 'LE' = os.endianness()): void {
+  if (endianness !== 'LE') {
+    throw new SockdiagError(
+      `sockdiag supports little-endian hosts only: its structure tables read the kernel's host-order fields as little-endian, and this host is big-endian (os.endianness() = '${endianness}')`,
+      'ERR_SOCKDIAG_UNSUPPORTED_PLATFORM',
+    );
+  }
 }
-
-/** One batch of datagrams, back to back in `data`. */
-export interface NativeBatch {
-  data: ArrayBuffer;
-  offsets: number[];
-  lengths: number[];
-  /** Sender port id of each datagram (0 = the kernel). */
-  senders: number[];
-  /** Multicast group mask of each datagram (0 = unicast). */
-  groups: number[];
-}
-
-/** The native channel class. */
-export interface NativeChannel {
-  readonly portId: number;
-  readonly closed: boolean;
-  send(request: Uint8Array): void;
-  read(): Promise<NativeBatch | null>;
-  close(): void;
-}
-
-interface Binding {
-  Channel: new (options?: NativeChannelOptions) => NativeChannel;
-  /** One walk of /proc: every fd that is a socket, as parallel arrays. */
-  scanProcSockets(procRoot: string, threads: boolean): Promise<{ inodes: Float64Array; pids: Int32Array; tids: Int32Array; fds: Int32Array }>;
-}
-
-let binding: Binding | undefined;
 
 /** The loaded addon; loads it on first use with a helpful error when that fails. */
-export function nativeBinding(): Binding {
+export function nativeBinding(): Addon {
   if (binding) return binding;
   if (process.platform !== 'linux') {
     throw new Error(`sockdiag works on Linux only (NETLINK_SOCK_DIAG); this is ${process.platform}`);
   }
+  checkEndianness();
   const root = path.join(__dirname, '..', '..');
+  let loaded: Partial<Addon>;
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const load = require('node-gyp-build') as (dir: string) => Binding;
-    binding = load(root);
+    const load = require('node-gyp-build') as (dir: string) => Partial<Addon>;
+    loaded = load(root);
   } catch (err) {
     throw new Error(
       [
@@ -71,5 +52,10 @@ export function nativeBinding(): Binding {
       { cause: err },
     );
   }
+  const missing = VERBS.filter((verb) => typeof loaded[verb] !== 'function');
+  if (missing.length > 0) {
+    throw new SockdiagError(`The loaded sockdiag addon is older than this library (it has no ${missing.join(', ')}): rebuild it with \`npm run build:native\``, 'ERR_SOCKDIAG_ADDON_OUTDATED');
+  }
+  binding = loaded as Addon;
   return binding;
 }

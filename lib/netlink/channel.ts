@@ -3,7 +3,8 @@
  * walk the reply datagrams frame by frame, checking sender, port id and sequence.
  * @module
  */
-import { nativeBinding, NativeChannel, NativeChannelOptions } from './binding';
+import { nativeBinding } from './binding';
+import type { NativeChannel, NativeChannelOptions } from './addon';
 import { SockdiagError, SockdiagSystemError, NotSupportedError, ErrorContext, fromNativeError, AbortError, DecodeError } from '../errors';
 import { NLMSG, NLM_F, readHeader, decodeStatus, forEachMessage, NLMSG_HDRLEN, nlmsghdr } from './message';
 import { fieldAt } from './offsets';

@@ -15,7 +15,8 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { defineStruct, encodeStruct, viewOf } from '../netlink/struct';
 import { Btf, BTF_KIND } from './btf';
-import { procBinding, type NativeProcScan } from './native';
+import { nativeBinding } from '../netlink/binding';
+import type { NativeProcScan } from '../netlink/addon';
 import { fromNativeError } from '../errors';
 
 /** `struct bpf_insn`: one BPF instruction (`regs` is dst in the low nibble, src in the high). */
@@ -234,7 +235,7 @@ export async function bpfOwners(): Promise<NativeProcScan | Error> {
   const ready = await readiness;
   if ('unavailable' in ready) return ready.unavailable;
   try {
-    return ownersFromRecords(await procBinding().runBpfIterator(ready.program.insns, ready.program.attachBtfId));
+    return ownersFromRecords(await nativeBinding().runBpfIterator(ready.program.insns, ready.program.attachBtfId));
   } catch (err) {
     const native = fromNativeError(err, { operation: 'process scan' });
     const e = native instanceof Error ? native : new Error(String(native));

@@ -1,47 +1,12 @@
 /**
- * The addon's /proc verbs (native/procscan.cc) with their full types, and the reading of
- * /proc/net files inside another network namespace.
+ * Files of /proc/net as a network namespace sees them (the addon's readNetFiles, typed in
+ * lib/netlink/addon.ts).
  * @module
  */
 import { nativeBinding } from '../netlink/binding';
 import { netnsPath, type NetnsRef } from '../netlink/channel';
 import { withNetnsDetail } from '../netlink/netns';
-import { fromNativeError, SockdiagError, SockdiagSystemError, type ErrorContext } from '../errors';
-
-/** What the addon's /proc walk returns: one row per socket descriptor found, plus one per task. */
-export interface NativeProcScan {
-  /** Socket inode of each row. */
-  inodes: Float64Array;
-  /** Process id of each row. */
-  pids: Int32Array;
-  /** Thread id of each row (0 unless threads were walked). */
-  tids: Int32Array;
-  /** File descriptor number of each row. */
-  fds: Int32Array;
-  /** Index into `commands` (and `processContexts`) of each row's task. */
-  tasks: Int32Array;
-  /** Command name (comm) of each task, '' when it ended before it could be read. */
-  commands: string[];
-  /** SELinux context of each task ('' when unavailable); only when contexts were asked for. */
-  processContexts?: string[];
-  /** SELinux context of each row's socket ('' when unavailable); only when contexts were asked for. */
-  socketContexts?: string[];
-}
-
-interface ProcBinding {
-  scanProcSockets(procRoot: string, threads: boolean, contexts?: boolean): Promise<NativeProcScan>;
-  readNetFiles(netns: string | null, names: readonly string[]): Promise<(Uint8Array | number)[]>;
-  runBpfIterator(insns: Buffer, attachBtfId: number): Promise<Buffer>;
-}
-
-/** The addon, typed for the verbs of native/procscan.cc (a stale build without them is a clear error). */
-export function procBinding(): ProcBinding {
-  const b = nativeBinding() as unknown as Partial<ProcBinding>;
-  if (typeof b.readNetFiles !== 'function' || typeof b.scanProcSockets !== 'function' || typeof b.runBpfIterator !== 'function') {
-    throw new SockdiagError('The loaded sockdiag addon is older than this library (it has no runBpfIterator): rebuild it with `npm run build:native`', 'ERR_SOCKDIAG_ADDON_OUTDATED');
-  }
-  return b as ProcBinding;
-}
+import { fromNativeError, SockdiagSystemError, type ErrorContext } from '../errors';
 
 /** One file of /proc/net as read by {@link readNetFiles}. */
 export interface NetFile {
@@ -62,9 +27,9 @@ export interface NetFile {
  */
 export async function readNetFiles(netns: NetnsRef | undefined, names: readonly string[], context: ErrorContext = {}): Promise<NetFile[]> {
   const path = netns === undefined ? null : netnsPath(netns);
-  let raw: (Uint8Array | number)[];
+  let raw: (Buffer | number)[];
   try {
-    raw = await procBinding().readNetFiles(path, names);
+    raw = await nativeBinding().readNetFiles(path, names);
   } catch (err) {
     const e = fromNativeError(err, context);
     throw netns === undefined || path === null ? e : withNetnsDetail(e, netns, path, context);
@@ -72,6 +37,6 @@ export async function readNetFiles(netns: NetnsRef | undefined, names: readonly 
   return names.map((name, i) => {
     const r = raw[i];
     if (typeof r === 'number') return { name, error: new SockdiagSystemError(r, 'open', context, `/proc/net/${name}`) };
-    return { name, text: Buffer.from(r.buffer, r.byteOffset, r.byteLength).toString('latin1') };
+    return { name, text: r.toString('latin1') };
   });
 }

@@ -1,13 +1,13 @@
 /**
  * Which processes hold which sockets (`ss -p`, `ss -T`, `ss -Z`/`-z`). No sock_diag reply
- * names its owners. Where it can (root, kernel BTF, the initial pid namespace), a BPF
- * iterator over every process's files lists the socket descriptors inside the kernel
- * (bpf-owners.ts). Otherwise, and for threads and SELinux contexts, socket inodes are
- * matched against the `socket:[N]` links of /proc/PID/fd: the addon walks /proc once on a
- * pool thread (the readlinks are the whole cost) and reads
- * the command name of each owner as it finds it, through the same /proc/PID directory fd,
- * so a pid reused meanwhile is never mixed up with the process whose fds were read. Here
- * the result becomes an inode → processes map.
+ * names its owners. By default socket inodes are matched against the `socket:[N]` links of
+ * /proc/PID/fd: the addon walks /proc once on a pool thread (the readlinks are the whole
+ * cost) and reads the command name of each owner as it finds it, through the same
+ * /proc/PID directory fd, so a pid reused meanwhile is never mixed up with the process whose
+ * fds were read. Only when the caller asks (`method: 'bpf'` or `'auto'`) does it load a BPF
+ * iterator over every process's files, which lists the socket descriptors inside the kernel
+ * (bpf-owners.ts; root, kernel BTF and the initial pid namespace). Here the result becomes
+ * an inode → processes map.
  *
  * Processes that start or end during the walk are simply seen or not: a /proc entry that
  * vanishes (ENOENT/ESRCH) is skipped, never an error.
@@ -15,7 +15,8 @@
  */
 import { fromNativeError } from '../errors';
 import type { SocketProcess } from '../diag/common/socket';
-import { procBinding, type NativeProcScan } from './native';
+import { nativeBinding } from '../netlink/binding';
+import type { NativeProcScan } from '../netlink/addon';
 import type * as BpfOwners from './bpf-owners';
 import { selinuxEnabled, SELINUX_UNAVAILABLE, type SecurityContexts } from './selinux';
 
@@ -33,24 +34,34 @@ export interface ProcessScanOptions {
   /** Where proc is mounted (default /proc). */
   procRoot?: string;
   /**
-   * How owners are found: `'bpf'` (the kernel's task_file iterator; an error where it cannot
-   * run), `'proc'` (the /proc walk), or `'auto'` (default: BPF where it can run, except for
-   * a process's first scan on a host with few open files, where reading the kernel's BTF would
-   * cost more than it saves; always /proc for `threads`, `contexts` or another `procRoot`).
-   * Both give the same owners.
+   * How owners are found; both ways give the same owners.
+   * - `'proc'` (default): the /proc walk. Loads no BPF program.
+   * - `'bpf'`: reads the kernel's BTF (/sys/kernel/btf/vmlinux), loads a BPF task_file
+   *   iterator program, runs it once and unloads it; an error where it cannot run (it needs
+   *   root, or CAP_BPF and CAP_PERFMON, and the initial pid namespace).
+   * - `'auto'`: that BPF program where it can run, else the /proc walk; the /proc walk too
+   *   for a process's first scan on a host with few open files, where reading the BTF would
+   *   cost more than it saves (`sockdiag -p` uses this).
+   *
+   * `threads`, `contexts` and another `procRoot` always walk /proc.
    */
   method?: 'auto' | 'bpf' | 'proc';
 }
 
-/** The `processes` option of the listing functions: `true`, or which extras to add. */
-export type ProcessesOption = boolean | { threads?: boolean; contexts?: boolean };
+/**
+ * The `processes` option of the listing functions: `true`, or which extras to add and how
+ * owners are found (see {@link ProcessScanOptions}; the default walks /proc and loads no BPF).
+ */
+export type ProcessesOption = boolean | { threads?: boolean; contexts?: boolean; method?: 'auto' | 'bpf' | 'proc' };
 
 /** The scan options a listing's `processes` option asks for, or undefined when it asks for none. */
 export function processScanOptions(option: ProcessesOption | undefined): ProcessScanOptions | undefined {
   if (option === undefined || option === false) return undefined;
   if (option === true) return {};
-  if (typeof option !== 'object' || option === null) throw new TypeError('processes must be a boolean or { threads?, contexts? }');
-  return { threads: option.threads === true, contexts: option.contexts === true };
+  if (typeof option !== 'object' || option === null) throw new TypeError('processes must be a boolean or { threads?, contexts?, method? }');
+  const out: ProcessScanOptions = { threads: option.threads === true, contexts: option.contexts === true };
+  if (option.method !== undefined) out.method = option.method;
+  return out;
 }
 
 /** One owner of a socket, with its SELinux contexts when they were asked for. */
@@ -110,13 +121,16 @@ export class ProcessMap {
   }
 }
 
-/** Walks /proc once (off the main thread) and returns the inode → processes map. */
+/**
+ * Finds the owners of every socket once (the /proc walk off the main thread, or, when
+ * `method` asks for it, a BPF iterator) and returns the inode → processes map.
+ */
 export async function scanProcesses(options: ProcessScanOptions = {}): Promise<ProcessMap> {
   const procRoot = options.procRoot ?? '/proc';
   const threads = options.threads ?? false;
   // Another LSM's label (AppArmor's) in attr/current is no SELinux context: read only where SELinux is on.
   const contexts = options.contexts !== true ? 'none' : (options.selinux ?? selinuxEnabled()) ? 'read' : 'unavailable';
-  const method = options.method ?? 'auto';
+  const method = options.method ?? 'proc';
   if (method !== 'auto' && method !== 'bpf' && method !== 'proc') throw new TypeError("method must be 'auto', 'bpf' or 'proc'");
   const bpfCan = !threads && contexts === 'none' && options.procRoot === undefined;
   if (method === 'bpf' && !bpfCan) throw new TypeError("method 'bpf' cannot report threads, SELinux contexts or another procRoot");
@@ -130,7 +144,7 @@ export async function scanProcesses(options: ProcessScanOptions = {}): Promise<P
   }
   let r: NativeProcScan;
   try {
-    r = await procBinding().scanProcSockets(procRoot, threads, contexts === 'read');
+    r = await nativeBinding().scanProcSockets(procRoot, threads, contexts === 'read');
   } catch (err) {
     throw fromNativeError(err, { operation: 'process scan' });
   }

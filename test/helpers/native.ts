@@ -3,7 +3,7 @@
  * test/fixtures/, run inside a private namespace so that a crash is an exit signal, not
  * a dead jest worker), raw netlink exchanges on a {@link Channel}, and process counters.
  */
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -68,6 +68,19 @@ export function addonForChildren(): string {
 
 export const fdCount = (): number => readdirSync('/proc/self/fd').length;
 export const threadCount = (): number => readdirSync('/proc/self/task').length;
+
+/** Threads of this process with that name (comm), e.g. the addon's 'sockdiag-reader'. */
+export function threadsNamed(name: string): number {
+  let n = 0;
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      if (readFileSync(`/proc/self/task/${tid}/comm`, 'latin1').trim() === name) n++;
+    } catch {
+      /* the thread ended meanwhile */
+    }
+  }
+  return n;
+}
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The `net:[inode]` link of every thread of this process, by thread id. */
