@@ -32,6 +32,8 @@ export interface ListOptions {
    * Add the processes holding each socket (pid, command, fd), from one walk of /proc.
    * `{ threads: true }` adds tids and thread names (ss -T); `{ contexts: true }` adds the
    * SELinux contexts of the process and the socket (ss -Z, -z), `'unavailable'` where SELinux is off.
+   * `{ method: 'bpf' | 'auto' }` finds owners with a BPF iterator instead (root and kernel BTF;
+   * `'auto'` picks it where it pays): no BPF program is loaded unless asked for this way.
    */
   processes?: ProcessesOption;
   /**
