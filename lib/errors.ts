@@ -94,6 +94,25 @@ export class DecodeError extends SockdiagError {
 }
 Object.defineProperty(DecodeError.prototype, 'name', { value: 'DecodeError', enumerable: false, writable: true, configurable: true });
 
+/**
+ * A path that is not a sockdiag recording (a directory, another file), or a damaged stretch of
+ * one when replaying strictly. `offset` and `end` are byte offsets in the file: the bytes from
+ * `offset` up to `end` are the ones that are not whole records.
+ */
+export class RecordingError extends DecodeError {
+  /** The file, as given. */
+  file: string;
+  /** The first byte after the damaged stretch (the file's size when it runs to the end). */
+  end: number;
+  /** Creates the error. @param file the path concerned. @param offset where the damage starts. @param end where it ends. */
+  constructor(message: string, file: string, offset = 0, end = offset) {
+    super(message, offset, 'sockdiag_record');
+    this.file = file;
+    this.end = end;
+  }
+}
+Object.defineProperty(RecordingError.prototype, 'name', { value: 'RecordingError', enumerable: false, writable: true, configurable: true });
+
 /** An operation was aborted through an `AbortSignal`, shaped like Node's `AbortError`. */
 export class AbortError extends Error {
   /** Always `'ABORT_ERR'`, as Node's own. */

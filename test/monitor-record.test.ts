@@ -1,16 +1,19 @@
 /**
  * recordSockets / replay: a recording replays to the sockets a listing gives; a file cut
- * anywhere (a crash mid-write) replays up to its last whole record; rotation; bad input.
+ * anywhere (a crash mid-write) replays up to its last whole record; rotation, which moves
+ * only the library's own files; bad input, damage counted or (strict) thrown, hostile
+ * records. The damage fuzz test is monitor-record-fuzz.test.ts.
  */
-import { mkdtempSync, rmSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { recordSockets, replay, recordedFiles, ReplayedDump, RECORD_KIND } from '../lib/monitor/record';
+import { recordSockets, replay, recordedFiles, encodeRecord, crc32js, ReplayedDump, RECORD_KIND, RECORD_VERSION } from '../lib/monitor/record';
 import { listSockets } from '../lib/api/list';
-import { DecodeError } from '../lib/errors';
+import { DecodeError, RecordingError } from '../lib/errors';
 import { createNetns, describeRoot, Netns, Population } from './helpers/netns';
 import { expectSameSockets } from './helpers/same-sockets';
+import { buildRecording, dumpBytes, dumpsOf, hostileMember, prng, replayAll } from './helpers/recording';
 
 async function all(files: string | string[]): Promise<{ dumps: ReplayedDump[]; truncated: string[] }> {
   const r = replay(files);
@@ -46,6 +49,158 @@ describe('replay without a kernel', () => {
     const empty = path.join(dir, 'empty');
     writeFileSync(empty, '');
     expect((await all(empty)).dumps).toEqual([]);
+  });
+});
+
+describe('replay: damage, limits and what is not a recording', () => {
+  test('a directory or anything but a regular file is a RecordingError naming it, not a bare EISDIR', async () => {
+    const sub = path.join(dir, 'a-directory');
+    mkdirSync(sub);
+    await expect(all(sub)).rejects.toThrow(RecordingError);
+    await expect(all(sub)).rejects.toMatchObject({ file: sub, message: expect.stringContaining(`${sub} is a directory`) });
+    await expect(all('/dev/null')).rejects.toMatchObject({ name: 'RecordingError', file: '/dev/null', message: expect.stringContaining('not a regular file') });
+    // Also in the middle of a list: the files before it are replayed first.
+    const good = path.join(dir, 'good-before-dir.sdrec');
+    writeFileSync(good, (await buildRecording(1, 2, 3)).bytes);
+    const r = await replayAll([good, sub]);
+    expect(r.dumps).toHaveLength(2);
+    expect(r.error).toBeInstanceOf(RecordingError);
+  });
+
+  test('options: strict is a boolean, maxRecordBytes a positive integer', () => {
+    expect(() => replay('x', { strict: 1 as never })).toThrow(TypeError);
+    expect(() => replay('x', { maxRecordBytes: 0 })).toThrow(RangeError);
+    expect(() => replay('x', { maxRecordBytes: 1.5 })).toThrow(TypeError);
+    expect(() => replay('x', null as never)).toThrow(TypeError);
+  });
+
+  test('a file of another format version is not a recording this sockdiag reads; foreign files are RecordingErrors in either mode', async () => {
+    const v2 = path.join(dir, 'v2.sdrec');
+    const member = await encodeRecord(RECORD_KIND.info, 0, [Buffer.from('{}')]);
+    const plain = zlib.gunzipSync(member);
+    plain.writeUInt16LE(RECORD_VERSION + 1, 4);
+    writeFileSync(v2, zlib.gzipSync(plain));
+    await expect(all(v2)).rejects.toThrow(/not a sockdiag recording \(record format version 2 is not supported/);
+    const text = path.join(dir, 'text');
+    writeFileSync(text, 'hello\n'.repeat(1000));
+    for (const strict of [false, true]) {
+      const r = await replayAll(text, { strict });
+      expect(r.error).toBeInstanceOf(RecordingError);
+      expect(r.error).toMatchObject({ file: text, offset: 0, end: 6000, message: expect.stringContaining('not a sockdiag recording') });
+    }
+    // A file holding only the start of a member is a recording cut short, not a foreign file.
+    const start = path.join(dir, 'just-started.sdrec');
+    writeFileSync(start, member.subarray(0, 15));
+    const cut = await replayAll(start);
+    expect(cut.error).toBeUndefined();
+    expect(cut.stats.truncatedFiles).toEqual([start]);
+  });
+
+  test('record times: the latest a Date holds is read; one ms later is an invalid record, skipped and counted', async () => {
+    const { bytes } = dumpBytes(2, prng(5), 1);
+    const ok = await encodeRecord(RECORD_KIND.dump, 8.64e15, [bytes]);
+    const late = await hostileMember({ length: 0, timeMs: 8_640_000_000_000_001n }, 0);
+    const f = path.join(dir, 'times.sdrec');
+    writeFileSync(f, Buffer.concat([(await buildRecording(2, 1, 2)).bytes, late, ok]));
+    const r = await replay(f);
+    const at: Date[] = [];
+    for await (const d of r) at.push(d.at);
+    expect(at.map((d) => d.getTime())).toEqual([1000, 8.64e15]);
+    expect(r.stats.damage).toMatchObject([{ kind: 'invalid', reason: expect.stringContaining('8640000000000001') }]);
+  });
+
+  test('an intact record whose info or dump does not decode is an invalid record; the others come back', async () => {
+    const rec = await buildRecording(3, 3, 2);
+    const badInfo = await encodeRecord(RECORD_KIND.info, 0, [Buffer.from('{not json')]);
+    const badDump = await encodeRecord(RECORD_KIND.dump, 5, [Buffer.from('not netlink at all')]);
+    const f = path.join(dir, 'invalid.sdrec');
+    const at = rec.members[2].end;
+    writeFileSync(f, Buffer.concat([rec.bytes.subarray(0, at), badInfo, badDump, rec.bytes.subarray(at)]));
+    const r = await replayAll(f);
+    expect(r.error).toBeUndefined();
+    expect(r.dumps).toEqual(dumpsOf(rec.members));
+    expect(r.stats.damage).toMatchObject([
+      { kind: 'invalid', offset: at, end: at + badInfo.length, reason: expect.stringContaining('info record') },
+      { kind: 'invalid', offset: at + badInfo.length, end: at + badInfo.length + badDump.length, reason: expect.stringContaining('dump record') },
+    ]);
+    const strict = await replayAll(f, { strict: true });
+    expect(strict.dumps).toEqual(dumpsOf(rec.members.slice(0, 3)));
+    expect(strict.error).toMatchObject({ name: 'RecordingError', file: f, offset: at, end: at + badInfo.length });
+  });
+
+  test('stats.damage lists the first 100 damaged stretches and `damaged` counts them all', async () => {
+    const rec = await buildRecording(4, 1, 1);
+    const parts: Buffer[] = [];
+    for (let i = 0; i < 150; i++) parts.push(rec.bytes, Buffer.from([0x42]));
+    const f = path.join(dir, 'many-damages.sdrec');
+    writeFileSync(f, Buffer.concat(parts));
+    const r = await replayAll(f);
+    expect(r.dumps).toHaveLength(150);
+    expect(r.stats.damaged).toBe(150);
+    expect(r.stats.damage).toHaveLength(100);
+    expect(r.stats.damage[99]).toMatchObject({ offset: 100 * (rec.bytes.length + 1) - 1, end: 100 * (rec.bytes.length + 1), kind: 'corrupt' });
+  });
+
+  test('CRC-32: the table-driven fallback (Node before 20.15) gives gzip\'s check value and chains', () => {
+    expect(crc32js(Buffer.from('123456789'))).toBe(0xcbf43926);
+    expect(crc32js(Buffer.alloc(0))).toBe(0);
+    const member = zlib.gzipSync(Buffer.from('hello, hello, recording'));
+    const data = zlib.gunzipSync(member);
+    expect(crc32js(data.subarray(7), crc32js(data.subarray(0, 7)))).toBe(member.readUInt32LE(member.length - 8));
+  });
+});
+
+describe('recordSockets moves and removes only its own files', () => {
+  // A namespace that does not exist: were a check to let the recording start, its first dump
+  // would fail (ENOENT) rather than list anything.
+  const netns = 'sd-no-such-namespace';
+  const expectRefused = async (p: string, named: string, opts: { rotate?: { maxFiles?: number } } = {}): Promise<void> => {
+    const rec = recordSockets({ path: p, netns, interval: 10, dumps: 1, ...opts });
+    await expect(rec.finished).rejects.toThrow(RecordingError);
+    await expect(rec.finished).rejects.toMatchObject({ file: named, message: expect.stringContaining(named) });
+  };
+
+  test('a path that is a directory is refused and left where it is', async () => {
+    const p = path.join(dir, 'scratch-folder');
+    mkdirSync(p);
+    writeFileSync(path.join(p, 'notes.txt'), 'mine');
+    await expectRefused(p, p);
+    expect(readFileSync(path.join(p, 'notes.txt'), 'utf8')).toBe('mine');
+    expect(existsSync(`${p}.1`)).toBe(false);
+  });
+
+  test('a file that is not a recording is refused and left as it is (a gzip file too)', async () => {
+    for (const [name, content] of [['notes.txt', Buffer.from('important\n')], ['data.gz', zlib.gzipSync(Buffer.alloc(64, 1))]] as const) {
+      const p = path.join(dir, name);
+      writeFileSync(p, content);
+      await expectRefused(p, p);
+      expect(readFileSync(p)).toEqual(content);
+      expect(existsSync(`${p}.1`)).toBe(false);
+    }
+  });
+
+  test('a rotation target that is not ours (PATH.N) is refused before anything moves', async () => {
+    const p = path.join(dir, 'chain.sdrec');
+    const ours = (await buildRecording(6, 1, 1)).bytes;
+    writeFileSync(p, ours);
+    writeFileSync(`${p}.1`, ours);
+    writeFileSync(`${p}.2`, 'not a recording');
+    await expectRefused(p, `${p}.2`, { rotate: { maxFiles: 3 } });
+    mkdirSync(`${p}.3`);
+    rmSync(`${p}.2`);
+    await expectRefused(p, `${p}.3`, { rotate: { maxFiles: 4 } });
+    expect(readFileSync(p)).toEqual(ours);
+    expect(readFileSync(`${p}.1`)).toEqual(ours);
+    expect(existsSync(`${p}.2`)).toBe(false);
+    // recordedFiles lists recordings, not the directory named like one.
+    expect(recordedFiles(p)).toEqual([`${p}.1`, p]);
+  });
+
+  test('an empty file at the path is not refused (a crash can leave one): the recording goes on to its dump', async () => {
+    const p = path.join(dir, 'empty.sdrec');
+    writeFileSync(p, '');
+    await expect(recordSockets({ path: p, netns, interval: 10, dumps: 1 }).finished).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(readdirSync(dir).filter((f) => f.startsWith('empty.sdrec'))).toEqual(['empty.sdrec']);
   });
 });
 
@@ -127,6 +282,26 @@ describeRoot('record and replay on live sockets', () => {
     for (let i = 1; i < dumps.length; i++) expect(dumps[i].at.getTime()).toBeGreaterThan(dumps[i - 1].at.getTime());
     expect(dumps[0].at.getTime()).toBeGreaterThan(firstAt);
     for (const d of dumps) expect(d.info?.hostname).toBeDefined();
+  });
+
+  test('a directory at the path is refused, not renamed aside; a foreign file appearing at PATH.1 stops the rotation', async () => {
+    const scratch = path.join(dir, 'scratch');
+    mkdirSync(scratch);
+    writeFileSync(path.join(scratch, 'keep'), 'x');
+    const refused = recordSockets({ path: scratch, netns: ns.name, protocols: ['tcp'], interval: 10, dumps: 2 });
+    await expect(refused.finished).rejects.toMatchObject({ name: 'RecordingError', file: scratch });
+    expect(refused.stats.dumps).toBe(0);
+    expect(readFileSync(path.join(scratch, 'keep'), 'utf8')).toBe('x');
+    expect(existsSync(`${scratch}.1`)).toBe(false);
+
+    const file = path.join(dir, 'midway.sdrec');
+    // The second dump, a second later, rotates (maxBytes 1): PATH.1 is foreign by then.
+    const rec = recordSockets({ path: file, netns: ns.name, protocols: ['tcp'], interval: 1000, dumps: 3, rotate: { maxBytes: 1, maxFiles: 3 } });
+    for (let i = 0; rec.stats.dumps < 1 && i < 2000; i++) await new Promise((r) => setTimeout(r, 5));
+    writeFileSync(`${file}.1`, 'someone else');
+    await expect(rec.finished).rejects.toMatchObject({ name: 'RecordingError', file: `${file}.1` });
+    expect(readFileSync(`${file}.1`, 'utf8')).toBe('someone else');
+    expect((await all(file)).dumps).toHaveLength(1);
   });
 
   test('stop() and the signal end a recording after a whole record', async () => {
