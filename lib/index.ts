@@ -50,7 +50,7 @@ export type { CompiledFilter } from './filter/bytecode';
 export type { EngineOptions, RunOptions, ChannelFactory, ChannelRequest, EngineChannel, DumpSink, EngineStats, Listing, PlannedDump } from './engine';
 export { Channel } from './netlink/channel';
 export type { ChannelOptions, NetnsRef, Datagrams, DumpStats } from './netlink/channel';
-export { SockdiagError, SockdiagSystemError, NotSupportedError, DecodeError, AbortError } from './errors';
+export { SockdiagError, SockdiagSystemError, NotSupportedError, DecodeError, AbortError, RecordingError } from './errors';
 export type { ErrorContext } from './errors';
 export type { RawAttribute } from './netlink/attributes';
 export { scanProcesses, ProcessMap } from './proc/processes';
