@@ -411,6 +411,25 @@ export async function createNetns(opts: { ehashEntries?: number } = {}): Promise
   return ns;
 }
 
+/**
+ * Waits until the namespace holds exactly `count` sockets: the `sockets: used` line of its
+ * /proc/net/sockstat, which is what `ss -s` and `sockdiag -s` print as `Total:`. A closed
+ * netlink socket is freed only after an RCU grace period, so the sockets of a command that
+ * has just exited still count for a while (tens of ms, more under load); comparing two
+ * `-s` outputs taken at different moments needs this settled first. Rejects after
+ * `timeoutMs` with the last count: a count that never comes back is a socket left open.
+ */
+export async function waitSocketsInUse(ns: Netns, count: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { stdout } = await ns.exec(['cat', '/proc/net/sockstat'], { check: true });
+    const used = Number(/^sockets: used (\d+)$/m.exec(stdout)?.[1]);
+    if (used === count) return;
+    if (Date.now() > deadline) throw new Error(`netns ${ns.name} still holds ${used} sockets after ${timeoutMs} ms, not ${count}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 type RawPopSocket = Record<string, unknown> & { cookie: string | null };
 
 interface RawPopulation {
