@@ -430,7 +430,13 @@ export async function waitSocketsInUse(ns: Netns, count: number, timeoutMs = 10_
   }
 }
 
-type RawPopSocket = Record<string, unknown> & { cookie: string | null };
+/** The sockets of population.py's JSON line (cookies are decimal strings there). */
+export type RawPopSocket = Record<string, unknown> & { cookie: string | null };
+
+/** population.py's socket records with their cookies as bigints. */
+export function popSockets(raw: readonly RawPopSocket[]): PopSocket[] {
+  return raw.map((s) => ({ ...s, cookie: s.cookie === null ? null : BigInt(s.cookie) }) as PopSocket);
+}
 
 interface RawPopulation {
   pid: number;
@@ -507,9 +513,7 @@ function startPopulation(nsName: string, spec: PopulationSpec): Promise<Populati
       }
       settled = true;
       clearTimeout(timer);
-      const sockets: PopSocket[] = raw.sockets.map(
-        (s) => ({ ...s, cookie: s.cookie === null ? null : BigInt(s.cookie) }) as PopSocket,
-      );
+      const sockets = popSockets(raw.sockets);
       const byName = new Map(sockets.map((s) => [s.name, s]));
       resolve({
         pid: raw.pid,
