@@ -3,7 +3,8 @@
  *
  * HARD RULE: tests never touch the host's sockets. Everything that creates, lists or
  * kills sockets does it inside a namespace made here (`sd-<pid>-<n>`, loopback only),
- * which {@link Netns.destroy} removes after killing whatever runs inside it.
+ * which {@link Netns.destroy} removes after killing whatever runs inside it, or inside a
+ * fresh namespace that a single command gets for itself ({@link inFreshNetns}).
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -192,18 +193,64 @@ export function requireRoot(): boolean {
  * replaced by one failing test instead of being skipped.
  */
 export function describeRoot(name: string, fn: () => void): void {
-  if (isRoot()) {
+  describeIf(isRoot(), 'not root', ROOT_MESSAGE, 'Run as root', name, fn);
+}
+
+const FRESH_NETNS_MESSAGE =
+  'these tests run commands in network namespaces of their own, which need root or unprivileged user namespaces (unshare --user --map-root-user --net failed here)';
+
+/**
+ * `argv` made to run in a new network namespace of its own, gone when it exits: nothing in
+ * it but a loopback device that is down, no socket, no route. As root that is `unshare
+ * --net`; otherwise `unshare --user --map-root-user --net`, an unprivileged user namespace
+ * in which the command is root of its own network namespace and nothing else. For commands
+ * that need no population: what ss sends or refuses, argument checks that reach the kernel.
+ */
+export function inFreshNetns(argv: readonly string[]): string[] {
+  return ['unshare', ...(isRoot() ? [] : ['--user', '--map-root-user']), '--net', '--', ...argv];
+}
+
+/** Runs each command in a fresh network namespace of its own ({@link inFreshNetns}). */
+export const freshNetns: Pick<Netns, 'exec'> = {
+  exec(argv, opts) {
+    const [cmd, ...args] = inFreshNetns(argv);
+    return runCommand(cmd, args, opts);
+  },
+};
+
+let freshNetnsWorks: boolean | undefined;
+
+/** Whether {@link inFreshNetns} works here (root, or user namespaces open to this user). */
+export function canMakeFreshNetns(): boolean {
+  if (freshNetnsWorks === undefined) {
+    const [cmd, ...args] = inFreshNetns(['true']);
+    freshNetnsWorks = spawnSync(cmd, args, { stdio: 'ignore', timeout: 10_000 }).status === 0;
+  }
+  return freshNetnsWorks;
+}
+
+/**
+ * `describe` whose tests run commands through {@link freshNetns} / {@link inFreshNetns}: it
+ * runs as root and, without root, wherever unprivileged user namespaces are allowed; else
+ * it is skipped like {@link describeRoot} (a failing test when CI=true).
+ */
+export function describeFreshNetns(name: string, fn: () => void): void {
+  describeIf(canMakeFreshNetns(), 'no private namespace', FRESH_NETNS_MESSAGE, 'Run as root or allow user namespaces', name, fn);
+}
+
+function describeIf(ok: boolean, short: string, why: string, remedy: string, name: string, fn: () => void): void {
+  if (ok) {
     describe(name, fn);
   } else if (process.env.CI === 'true') {
     describe(name, () => {
-      test('requires root', () => {
-        throw new Error(`${ROOT_MESSAGE}; CI=true forbids skipping them.`);
+      test(`requires ${short === 'not root' ? 'root' : 'a private namespace'}`, () => {
+        throw new Error(`${why}; CI=true forbids skipping them.`);
       });
     });
   } else {
     // eslint-disable-next-line no-console
-    console.warn(`SKIPPED "${name}": ${ROOT_MESSAGE}. Run as root (CI=true makes this a failure).`);
-    describe.skip(`${name} [skipped: not root — ${ROOT_MESSAGE}]`, fn);
+    console.warn(`SKIPPED "${name}": ${why}. ${remedy} (CI=true makes this a failure).`);
+    describe.skip(`${name} [skipped: ${short} — ${why}]`, fn);
   }
 }
 
