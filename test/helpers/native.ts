@@ -125,7 +125,8 @@ function fixturesForChildren(addon: string): string {
   if (fixturesCopy !== undefined) return fixturesCopy;
   const dir = path.join(path.dirname(addon), 'fixtures');
   mkdirSync(dir, { recursive: true, mode: 0o755 });
-  for (const f of readdirSync(FIXTURES)) {
+  // The scripts only: recorded data lives in folders there (fixtures/dumps).
+  for (const f of readdirSync(FIXTURES, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name)) {
     copyFileSync(path.join(FIXTURES, f), path.join(dir, f));
     chmodSync(path.join(dir, f), 0o644);
   }
@@ -134,7 +135,7 @@ function fixturesForChildren(addon: string): string {
 }
 
 export async function runChild<T>(
-  ns: Netns | null,
+  ns: Pick<Netns, 'exec'> | null,
   script: string,
   args: string[] = [],
   opts: { prefix?: string[]; nodeArgs?: string[]; timeoutMs?: number } = {},
