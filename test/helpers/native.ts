@@ -17,13 +17,19 @@ let addonCopy: string | undefined;
 
 /**
  * /tmp/<prefix>-<pid>, made fresh for this process and removed when it exits; copies left by
- * earlier runs whose process is gone are removed first.
+ * earlier runs whose process is gone are removed first (those this user may remove: a run
+ * as another user, root say, leaves its own).
  */
 export function processTmpDir(prefix: string): string {
   const own = new RegExp(`^${prefix}-(\\d+)$`);
   for (const name of readdirSync(tmpdir())) {
     const m = own.exec(name);
-    if (m && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]))) rmSync(path.join(tmpdir(), name), { recursive: true, force: true });
+    if (!m || Number(m[1]) === process.pid || pidAlive(Number(m[1]))) continue;
+    try {
+      rmSync(path.join(tmpdir(), name), { recursive: true, force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EACCES' && (e as NodeJS.ErrnoException).code !== 'EPERM') throw e;
+    }
   }
   const dir = path.join(tmpdir(), `${prefix}-${process.pid}`);
   rmSync(dir, { recursive: true, force: true });
