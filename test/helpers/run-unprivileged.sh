@@ -3,7 +3,8 @@
 #   uid and gid 65534 (nobody), no supplementary groups, no capabilities (empty inheritable
 #   and bounding sets, no new privileges), CI unset (root-only tests skip with a message).
 # Run it as root: it drops to that user with setpriv. (As any other user it runs as that
-# user, unchanged.) Arguments go to jest, e.g. a test file. Exits non-zero when a test fails.
+# user, unchanged.) It builds dist/ first. Arguments go to jest, e.g. a test file. Exits
+# non-zero when a test fails.
 #   npm run test:unprivileged
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -25,6 +26,9 @@ if [ "$(id -u)" = 0 ]; then
   fi
 fi
 cd "$root"
+# Tests run the command and the exporter from dist/, as CI does after `npm run compile`:
+# build it first, as the invoking user (the addon in build/ must be there already).
+node node_modules/typescript/bin/tsc -p tsconfig.build.json
 # Jest (and ts-jest under it) keeps its cache in a directory this user can write.
 status=0
 "${as[@]}" env -u CI HOME="$work" node node_modules/jest/bin/jest.js --cacheDirectory "$work/jest-cache" \
