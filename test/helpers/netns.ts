@@ -193,7 +193,7 @@ export function requireRoot(): boolean {
  * replaced by one failing test instead of being skipped.
  */
 export function describeRoot(name: string, fn: () => void): void {
-  describeIf(isRoot(), 'not root', ROOT_MESSAGE, 'Run as root', name, fn);
+  describeIf(isRoot(), { requires: 'root', missing: 'not root', why: ROOT_MESSAGE, remedy: 'Run as root' }, name, fn);
 }
 
 const FRESH_NETNS_MESSAGE =
@@ -235,22 +235,33 @@ export function canMakeFreshNetns(): boolean {
  * it is skipped like {@link describeRoot} (a failing test when CI=true).
  */
 export function describeFreshNetns(name: string, fn: () => void): void {
-  describeIf(canMakeFreshNetns(), 'no private namespace', FRESH_NETNS_MESSAGE, 'Run as root or allow user namespaces', name, fn);
+  describeIf(canMakeFreshNetns(), { requires: 'a private namespace', missing: 'no private namespace', why: FRESH_NETNS_MESSAGE, remedy: 'Run as root or allow user namespaces' }, name, fn);
 }
 
-function describeIf(ok: boolean, short: string, why: string, remedy: string, name: string, fn: () => void): void {
+/** What a group of tests needs, and how its absence is told. */
+interface Requirement {
+  /** The CI=true failing test is named `requires <requires>`. */
+  requires: string;
+  /** In the title of the skipped group: `[skipped: <missing> — <why>]`. */
+  missing: string;
+  why: string;
+  remedy: string;
+}
+
+/** `describe` when `ok`; else skipped with a message, or one failing test when CI=true. */
+function describeIf(ok: boolean, need: Requirement, name: string, fn: () => void): void {
   if (ok) {
     describe(name, fn);
   } else if (process.env.CI === 'true') {
     describe(name, () => {
-      test(`requires ${short === 'not root' ? 'root' : 'a private namespace'}`, () => {
-        throw new Error(`${why}; CI=true forbids skipping them.`);
+      test(`requires ${need.requires}`, () => {
+        throw new Error(`${need.why}; CI=true forbids skipping them.`);
       });
     });
   } else {
     // eslint-disable-next-line no-console
-    console.warn(`SKIPPED "${name}": ${why}. ${remedy} (CI=true makes this a failure).`);
-    describe.skip(`${name} [skipped: ${short} — ${why}]`, fn);
+    console.warn(`SKIPPED "${name}": ${need.why}. ${need.remedy} (CI=true makes this a failure).`);
+    describe.skip(`${name} [skipped: ${need.missing} — ${need.why}]`, fn);
   }
 }
 
