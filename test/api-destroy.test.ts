@@ -1,7 +1,7 @@
 /**
  * destroySocket / destroySockets (issue 4 items 1, 7, 8): SOCK_DESTROY by cookie.
  *
- * reliability.md F14 (a)–(h) each have a test below, by letter; F4 (errors: ENOENT, EPERM,
+ * F14 (a)–(h) of test/FAILURE-MODES.md each have a test below, by letter; F4 (errors: ENOENT, EPERM,
  * EOPNOTSUPP with code/errno/syscall) and F13 (EPERM naming CAP_NET_ADMIN as uid 65534 via
  * setpriv; `unshare -Urn`, where destroy works) too. Every socket lives in a private namespace,
  * held by destroy-peers.py, which also reports what the owner of a socket sees afterwards

@@ -1,5 +1,5 @@
 /**
- * F20 of reliability.md: `sockdiag -tanoi | head -1` over 50,000 sockets exits quietly (status
+ * F20 (test/FAILURE-MODES.md): `sockdiag -tanoi | head -1` over 50,000 sockets exits quietly (status
  * 0, or 141 for SIGPIPE; no stack trace) with bounded memory. sockdiag renders in ss's
  * batches (about 5 MB of text), so the first write meets the closed pipe long before the
  * listing ends.

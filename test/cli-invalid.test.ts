@@ -1,25 +1,22 @@
 /**
  * Invalid command lines: sockdiag refuses them as ss does — the same exit status, a message
- * on stderr, nothing on stdout, and never a stack trace. Both run inside a private
- * namespace (were a case valid after all, it would list only that namespace).
+ * on stderr, nothing on stdout, and never a stack trace. Each run is in a namespace of its
+ * own (were a case valid after all, it would list only that empty namespace).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { createNetns, describeRoot, Netns, runCommand } from './helpers/netns';
+import { describeFreshNetns, freshNetns } from './helpers/netns';
 
 const MAIN = path.join(__dirname, '..', 'dist', 'cli', 'main.js');
 
-describeRoot('invalid sockdiag command lines fail like ss', () => {
-  let ns: Netns;
+describeFreshNetns('invalid sockdiag command lines fail like ss', () => {
   let dir: string;
-  beforeAll(async () => {
-    ns = await createNetns();
+  beforeAll(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'sd-cli-invalid-'));
     writeFileSync(path.join(dir, 'filter'), 'dport = :22\n');
-  }, 30_000);
-  afterAll(async () => {
-    await ns?.destroy();
+  });
+  afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -59,7 +56,7 @@ describeRoot('invalid sockdiag command lines fail like ss', () => {
   ];
 
   test('same exit status as ss, a message on stderr, nothing on stdout, no stack trace', async () => {
-    const inNs = (cmd: string[]): Promise<{ stdout: string; stderr: string; status: number | null }> => ns.exec(cmd, { timeoutMs: 30_000 });
+    const inNs = (cmd: string[]): Promise<{ stdout: string; stderr: string; status: number | null }> => freshNetns.exec(cmd, { timeoutMs: 30_000 });
     const all = cases();
     expect(all.length).toBeGreaterThanOrEqual(20);
     const failures: string[] = [];
@@ -81,8 +78,8 @@ describeRoot('invalid sockdiag command lines fail like ss', () => {
 
   test('unusual but valid lines are accepted like ss: "--" ends the options, filter words may come first', async () => {
     for (const args of [['state', 'all', '-t', '-n'], ['-n', '--', 'state', 'listening'], ['dport', '=', ':22', '-ta']]) {
-      const ours = await runCommand('ip', ['netns', 'exec', ns.name, process.execPath, MAIN, ...args]);
-      const ss = await runCommand('ip', ['netns', 'exec', ns.name, 'ss', ...args]);
+      const ours = await freshNetns.exec([process.execPath, MAIN, ...args]);
+      const ss = await freshNetns.exec(['ss', ...args]);
       expect({ args, status: ours.status, stdout: ours.stdout }).toEqual({ args, status: ss.status, stdout: ss.stdout });
     }
   }, 60_000);

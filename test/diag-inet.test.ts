@@ -1,69 +1,85 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import {
   decodeInetMessage, encodeInetMessage, encodeInetRequest, formatIPv6, InetSocketView, tcpInfo, mptcpInfo, TcpSocket, MptcpSocket, InetMessageInput,
 } from '../lib/diag/inet';
 import { structToBuffer, knownSize } from '../lib/netlink/struct';
 import { DecodeError } from '../lib/errors';
-import { readHeader, NLMSG } from '../lib/netlink/message';
-
-// ss1.dump comes with the project's shared/ folder (beside the checkout in CI), not in the repo.
-const SS1 = [process.env.SOCKDIAG_SHARED, `${__dirname}/../../shared`, '/work/shared']
-  .filter((d): d is string => d !== undefined)
-  .map((d) => `${d}/reference/iproute2-data/ss1.dump`)
-  .find((f) => existsSync(f)) ?? `${__dirname}/../../shared/reference/iproute2-data/ss1.dump`;
-
-function messages(b: Buffer): { off: number; len: number; type: number }[] {
-  const out = [];
-  for (let off = 0; off + 16 <= b.length; ) {
-    const h = readHeader(b, off, b.length);
-    out.push({ off, len: h.len, type: h.type });
-    off += (h.len + 3) & ~3;
-  }
-  return out;
-}
+import { NLMSG } from '../lib/netlink/message';
+import { dumpMessages, expectRecorded, SS_DUMP, TCPDIAG_DUMP } from './helpers/dump-fixtures';
 
 const plain = (s: unknown): Record<string, unknown> => (s as InetSocketView).toJSON();
 
-describe('inet decoder against ss on a recorded dump (ss -D file)', () => {
-  const dump = readFileSync(SS1);
-  const socks = messages(dump).filter((m) => m.type === 20).map((m) => decodeInetMessage(dump, m.off, m.len, 6));
+/**
+ * A timer as ss prints it (`59sec`, `1.884ms`, `904ms`, `2min3sec`) → the range of
+ * milliseconds it stands for: ss drops the milliseconds past 9 s and the seconds past 9 min.
+ */
+function timerRange(text: string): [number, number] {
+  const m = /^(?:(\d+)min)?(?:(\d+)(sec|\.))?(?:(\d+)ms)?$/.exec(text);
+  if (!m) throw new Error(`not an ss timer: ${text}`);
+  const [min, sec, ms] = [m[1], m[2], m[4]].map((x) => Number(x ?? 0));
+  const at = min * 60_000 + sec * 1000 + ms;
+  return [at, at + (m[4] !== undefined ? 1 : min > 9 ? 60_000 : 1000)];
+}
 
-  test('every message decodes; the same sockets ss prints, field for field', () => {
-    const r = spawnSync('ss', ['-tanoeH'], { env: { ...process.env, TCPDIAG_FILE: SS1 }, encoding: 'utf8' });
+describe('inet decoder against ss on recorded dumps (test/fixtures/dumps)', () => {
+  // ss replays a file (TCPDIAG_FILE) up to its first NLMSG_DONE: ss's own -D file shows its
+  // IPv4 dump; the legacy TCPDIAG_GETSOCK reply holds both families in its one dump.
+  test.each([
+    ['a file written by ss -D', SS_DUMP],
+    ["the kernel's reply to a legacy TCPDIAG_GETSOCK request for AF_UNSPEC", TCPDIAG_DUMP],
+  ])('every message of %s decodes to what ss prints of it, field for field', (_name, file) => {
+    const dump = readFileSync(file);
+    const msgs = dumpMessages(dump);
+    const first = msgs.slice(0, msgs.findIndex((m) => m.type === NLMSG.DONE));
+    const socks = first.map((m) => decodeInetMessage(dump, m.off, m.len, 6));
+    const r = spawnSync('ss', ['-tanoeH'], { env: { ...process.env, TCPDIAG_FILE: file }, encoding: 'utf8' });
     expect(r.status).toBe(0);
     const rows = r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/));
-    // ss replays only the first dump of the file (the IPv4 one).
-    expect(socks.length).toBe(7);
-    expect(rows.length).toBe(4);
-    const STATE: Record<string, string> = { LISTEN: 'listening', ESTAB: 'established' };
+    expect(rows.length).toBe(socks.length);
+    expect(socks.length).toBeGreaterThan(15);
+    const STATE: Record<string, string> = {
+      LISTEN: 'listening', ESTAB: 'established', 'SYN-SENT': 'syn-sent', 'SYN-RECV': 'syn-recv', 'TIME-WAIT': 'time-wait', 'FIN-WAIT-2': 'fin-wait-2', 'CLOSE-WAIT': 'close-wait',
+    };
+    // ss: [a]:port for IPv6; * for port 0, and for the IPv6 wildcard unless v6only is 1.
+    const endpoint = (s: (typeof socks)[number], a: { address: string; port: number }): string =>
+      `${s.family === 'inet' ? a.address : a.address === '::' && s.v6only !== true ? '*' : `[${a.address}]`}:${a.port === 0 ? '*' : a.port}`;
     rows.forEach((cols, i) => {
       const s = socks[i];
-      const bracket = (a: string): string => (s.family === 'inet6' ? `[${a}]` : a);
-      expect(STATE[cols[0]]).toBe(s.state);
-      expect(Number(cols[1])).toBe(s.recvQ);
-      expect(Number(cols[2])).toBe(s.sendQ);
-      expect(cols[3]).toBe(`${s.local.address === '0.0.0.0' || s.local.address === '::' ? '*' : bracket(s.local.address)}:${s.local.port}`.replace(/^\*:/, s.family === 'inet' ? '0.0.0.0:' : '[::]:'));
-      expect(cols[4]).toBe(`${bracket(s.remote.address)}:${s.remote.port === 0 ? '*' : s.remote.port}`);
       const line = cols.join(' ');
-      expect(line).toContain(`ino:${s.inode}`);
-      expect(line).toContain(`sk:${s.cookie.toString(16)}`);
-      if (s.uid !== 0) expect(line).toContain(`uid:${s.uid}`);
-      if (s.timer) expect(line).toContain(`timer:(${s.timer.name},`);
+      expect(STATE[cols[0]]).toBe(s.state);
+      expect([Number(cols[1]), Number(cols[2])]).toEqual([s.recvQ, s.sendQ]);
+      expect([cols[3], cols[4]]).toEqual([endpoint(s, s.local), endpoint(s, s.remote)]);
+      expect(line).toContain(` ino:${s.inode} sk:${s.cookie.toString(16)}`);
+      expect(line.includes(' uid:')).toBe(s.uid !== 0);
+      if (s.uid !== 0) expect(line).toContain(` uid:${s.uid} `);
+      const v6only = / v6only:(\d)/.exec(line);
+      expect(v6only?.[1] === '1').toBe(s.v6only === true);
+      expect(v6only !== null).toBe(s.v6only !== undefined);
+      const timer = /timer:\(([a-z]+),([^,]+),(\d+)\)/.exec(line);
+      expect(timer?.[1]).toBe(s.timer?.name);
+      if (timer && s.timer) {
+        const [from, to] = timerRange(timer[2]);
+        expect(s.timer.retransmits).toBe(Number(timer[3]));
+        expect(s.timer.expiresMs).toBeGreaterThanOrEqual(from);
+        expect(s.timer.expiresMs).toBeLessThan(to);
+      }
     });
   });
 
-  test('addresses, cookies and attributes of the IPv6 sockets', () => {
-    const v6 = socks.filter((s) => s.family === 'inet6');
-    expect(v6.map((s) => `${s.state} [${s.local.address}]:${s.local.port} [${s.remote.address}]:${s.remote.port} sk:${s.cookie} ino:${s.inode} uid:${s.uid} v6only:${s.v6only}`)).toEqual([
-      'listening [::]:22 [::]:0 sk:4 ino:413 uid:0 v6only:true',
-      'established [fec0:42::24]:40520 [fec0:42::1]:22 sk:1 ino:1647 uid:1000 v6only:undefined',
-      'established [fec0:42::24]:22 [fec0:42::1]:44248 sk:2 ino:14185 uid:0 v6only:undefined',
-    ]);
-    expect(v6[1].timer).toEqual({ name: 'keepalive', expiresMs: 6577864, retransmits: 0 });
-    expect(socks[0]).toMatchObject({ protocol: 'tcp', family: 'inet', state: 'listening', inode: 411, cookie: 3n, uid: 0, recvQ: 0, sendQ: 128 });
-    expect(socks[0].shutdown).toBe(0);
+  test('each recorded file holds every socket the population recorded, with its addresses, inode, owner', () => {
+    for (const file of [SS_DUMP, TCPDIAG_DUMP]) {
+      const dump = readFileSync(file);
+      const socks = dumpMessages(dump)
+        .filter((m) => m.type !== NLMSG.DONE)
+        .map((m) => decodeInetMessage(dump, m.off, m.len, 6));
+      expectRecorded(socks);
+      // The v4-mapped pair and the dual-stack listener are IPv6 sockets.
+      expect(socks.filter((s) => s.family === 'inet6' && s.local.address.startsWith('::ffff:')).length).toBeGreaterThanOrEqual(2);
+      expect(socks.some((s) => s.family === 'inet6' && s.state === 'listening' && s.v6only === false)).toBe(true);
+      expect(socks.some((s) => s.family === 'inet6' && s.state === 'listening' && s.v6only === true)).toBe(true);
+    }
   });
 });
 
@@ -311,7 +327,10 @@ describe('IPv6 text matches inet_ntop', () => {
   });
 });
 
-test('NLMSG_DONE terminates the recorded dump', () => {
-  const dump = readFileSync(SS1);
-  expect(messages(dump).filter((m) => m.type === NLMSG.DONE)).toHaveLength(2);
+test('NLMSG_DONE ends each recorded dump: two in the file of ss -D, one in the legacy reply, each the last message of its dump', () => {
+  const ss = dumpMessages(readFileSync(SS_DUMP)).map((m) => m.type);
+  const legacy = dumpMessages(readFileSync(TCPDIAG_DUMP)).map((m) => m.type);
+  expect(ss.filter((t) => t === NLMSG.DONE)).toHaveLength(2);
+  expect(ss[ss.length - 1]).toBe(NLMSG.DONE);
+  expect(legacy.indexOf(NLMSG.DONE)).toBe(legacy.length - 1);
 });

@@ -14,7 +14,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseArgs, parseListen } from '../lib/exporter/main';
-import { createNetns, describeRoot, type Netns } from './helpers/netns';
+import { createNetns, describeFreshNetns, describeRoot, inFreshNetns, type Netns } from './helpers/netns';
 import { startMetricsPopulation, ssTcpStates, ssListenQueue, waitForFullQueue, type MetricsPopulation } from './helpers/metrics-population';
 
 const root = path.join(__dirname, '..');
@@ -102,6 +102,25 @@ describe('sockdiag-exporter command line', () => {
   });
 });
 
+// Neither lists anything; were one to start serving after all, it would see only a
+// namespace of its own.
+describeFreshNetns('sockdiag-exporter command line', () => {
+  /** [command, args] for spawnSync, in a fresh namespace. */
+  const inFresh = (argv: string[]): [string, string[]] => {
+    const [cmd, ...args] = inFreshNetns(argv);
+    return [cmd, args];
+  };
+
+  test('bad arguments: exit status 2 with a hint; --help prints the usage', () => {
+    const bad = spawnSync(...inFresh([process.execPath, BIN, '--listen', 'nowhere']), { encoding: 'utf8', timeout: 20_000 });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/^sockdiag-exporter: --listen: expected HOST:PORT.*\nTry 'sockdiag-exporter --help'\.\n$/);
+    const help = spawnSync(...inFresh([process.execPath, BIN, '--help']), { encoding: 'utf8', timeout: 20_000 });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: sockdiag-exporter/);
+  });
+});
+
 describeRoot('sockdiag-exporter', () => {
   let ns: Netns;
   let pop: MetricsPopulation;
@@ -129,15 +148,6 @@ describeRoot('sockdiag-exporter', () => {
     } finally {
       holder.close();
     }
-  });
-
-  test('bad arguments: exit status 2 with a hint; --help prints the usage', () => {
-    const bad = spawnSync(process.execPath, [BIN, '--listen', 'nowhere'], { encoding: 'utf8', timeout: 20_000 });
-    expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/^sockdiag-exporter: --listen: expected HOST:PORT.*\nTry 'sockdiag-exporter --help'\.\n$/);
-    const help = spawnSync(process.execPath, [BIN, '--help'], { encoding: 'utf8', timeout: 20_000 });
-    expect(help.status).toBe(0);
-    expect(help.stdout).toMatch(/^Usage: sockdiag-exporter/);
   });
 
   test('serves /metrics (404 elsewhere, 405 for POST); SIGTERM shuts it down gracefully with status 0', async () => {

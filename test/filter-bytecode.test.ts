@@ -17,7 +17,7 @@ import { matchesFilter, fnmatch, EvaluateContext } from '../lib/filter/evaluate'
 import { Channel, runDump, DumpStats } from '../lib/netlink/channel';
 import { encodeInetRequest, decodeInetMessage, InetSocket } from '../lib/diag/inet';
 import type { Socket } from '../lib/diag/socket';
-import { createNetns, describeRoot, startPython, Netns, type Helper } from './helpers/netns';
+import { createNetns, describeFreshNetns, describeRoot, inFreshNetns, startPython, Netns, type Helper } from './helpers/netns';
 
 // ---------------------------------------------------------------------------------------
 // AST shorthands (the parser is another helper's work: ASTs are built by hand here).
@@ -336,12 +336,67 @@ const cookies = (list: readonly { cookie: bigint }[]): string[] => list.map((s) 
 
 // ---------------------------------------------------------------------------------------
 
+/** How names resolve in a test namespace: lo is device 1; the ephemeral range the population sets. */
+const ctx: EvaluateContext = { ephemeralPorts: [40000, 40999], ifindex: (n) => (n === 'lo' ? 1 : undefined), cgroupId };
+
+describeFreshNetns('golden: the program ss sends for the same filter (strace, in a namespace of its own)', () => {
+  const results = new Map<number, { log: string; status: number | null }>();
+  beforeAll(async () => {
+    // strace every ss run at once, a few at a time; only the bytes are compared below.
+    const queue = GOLDEN.map((g, i) => [g, i] as const);
+    const worker = async (): Promise<void> => {
+      for (let item = queue.shift(); item; item = queue.shift()) {
+        const [g, i] = item;
+        // A fresh namespace of its own (no mount namespace: /sys, and the cgroup2 mount ss
+        // resolves `cgroup PATH` in, stay as they are); ss's requests do not depend on sockets.
+        const [cmd, ...args] = inFreshNetns(['strace', '-f', '-qq', '-e', 'trace=sendmsg', '-e', 'write=all', 'ss', '-tn', ...g.ss]);
+        const r = await run(cmd, args);
+        results.set(i, { log: r.stderr, status: r.status });
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
+  }, 60_000);
+
+  test(`at least 60 filters, each ss run sends one request per family`, () => {
+    expect(GOLDEN.length).toBeGreaterThanOrEqual(60);
+    for (const [i, r] of results) {
+      expect(`${GOLDEN[i].ss.join(' ')}: ${r.status === 0 ? 'ok' : r.log.slice(-2000)}`).toBe(`${GOLDEN[i].ss.join(' ')}: ok`);
+    }
+  });
+
+  test.each(GOLDEN.map((g, i) => [g.ss.join(' '), i] as const))('%s', (_name, i) => {
+    const g = GOLDEN[i];
+    const reqs = ssRequests(results.get(i)!.log);
+    // Never vacuous: one request per family ss lists (`inet:`/`inet6:` hosts restrict it).
+    expect(reqs.map((q) => q.family).sort()).toEqual(g.families ?? [10, 2]);
+    for (const req of reqs) {
+      // ss resolves a cgroup path with name_to_handle_at, which in this container gives the
+      // root 2 while its sockets report id 1 (the directory inode, which we use). The layout
+      // is what is compared here, so take the id ss put in its program; F19 checks the
+      // selection with our id against the kernel.
+      const ssCgroup = req.bytecode?.[0] === INET_DIAG_BC.CGROUP_COND ? req.bytecode.readBigUInt64LE(4) : undefined;
+      const resolveCgroup = ssCgroup === undefined ? cgroupId : (): bigint => ssCgroup;
+      const ours = compileFilter(g.expr, { family: req.family === 10 ? 'inet6' : 'inet', ifindex: ctx.ifindex, cgroupId: resolveCgroup });
+      if (g.differs) {
+        expect(req.bytecode).toBeUndefined(); // ss filters these in userspace only
+        expect(ours.bytecode).toBeDefined();
+        expect(ours.exact).toBe(true);
+      } else {
+        expect(ours.bytecode?.toString('hex')).toBe(req.bytecode && withoutPadding(req.bytecode).toString('hex'));
+        expect(ours.exact).toBe(!JSON.stringify(g.expr).includes('autobound'));
+      }
+      // iproute2 6.1 knows 12 states (SS_ALL 0xfff); newer ones add new-syn-recv and
+      // bound-inactive to `all` and the groups (0x3fff), as we do: compare the common bits.
+      if (g.states) expect((filterStateMask(g.states, SS_CONN) & 0xfff).toString(16)).toBe(req.states.toString(16));
+    }
+  });
+});
+
 describeRoot('filter bytecode against ss and the kernel', () => {
   let live: Live;
   let ch4: Channel;
   let ch6: Channel;
   let all: InetSocket[];
-  const ctx: EvaluateContext = { ephemeralPorts: [40000, 40999], ifindex: (n) => (n === 'lo' ? 1 : undefined), cgroupId };
 
   beforeAll(async () => {
     const ns = await createNetns();
@@ -366,71 +421,19 @@ describeRoot('filter bytecode against ss and the kernel', () => {
     expect(all.some((s) => s.cgroupId !== undefined)).toBe(true);
   });
 
-  describe('golden: the program ss sends for the same filter', () => {
-    const results = new Map<number, { log: string; status: number | null }>();
-    beforeAll(async () => {
-      // strace every ss run at once, a few at a time; only the bytes are compared below.
-      const queue = GOLDEN.map((g, i) => [g, i] as const);
-      const worker = async (): Promise<void> => {
-        for (let item = queue.shift(); item; item = queue.shift()) {
-          const [g, i] = item;
-          // nsenter enters only the network namespace: unlike `ip netns exec` it keeps /sys
-          // (and the cgroup2 mount ss resolves `cgroup PATH` in) as it is.
-          const r = await run('nsenter', [`--net=${live.ns.path}`, 'strace', '-f', '-qq', '-e', 'trace=sendmsg', '-e', 'write=all', 'ss', '-tn', ...g.ss]);
-          results.set(i, { log: r.stderr, status: r.status });
-        }
-      };
-      await Promise.all(Array.from({ length: 8 }, worker));
-    }, 60_000);
-
-    test(`at least 60 filters, each ss run sends one request per family`, () => {
-      expect(GOLDEN.length).toBeGreaterThanOrEqual(60);
-      for (const [i, r] of results) {
-        expect(`${GOLDEN[i].ss.join(' ')}: ${r.status === 0 ? 'ok' : r.log.slice(-2000)}`).toBe(`${GOLDEN[i].ss.join(' ')}: ok`);
+  test('where we differ (dev), ss and our kernel-filtered dump select the same sockets', async () => {
+    for (const g of GOLDEN.filter((x) => x.differs)) {
+      const r = await live.ns.exec(['ss', '-tanHe', ...g.ss], { check: true });
+      const theirs = [...r.stdout.matchAll(/ sk:([0-9a-f]+)/g)].map((m) => BigInt(`0x${m[1]}`).toString()).sort();
+      const ours: InetSocket[] = [];
+      for (const [ch, fam] of [[ch4, 2], [ch6, 10]] as const) {
+        const { bytecode } = compileFilter(g.expr, { family: fam === 2 ? 'inet' : 'inet6', ifindex: ctx.ifindex });
+        ours.push(...(await dump(ch, fam, bytecode)));
       }
-    });
-
-    test.each(GOLDEN.map((g, i) => [g.ss.join(' '), i] as const))('%s', (_name, i) => {
-      const g = GOLDEN[i];
-      const reqs = ssRequests(results.get(i)!.log);
-      // Never vacuous: one request per family ss lists (`inet:`/`inet6:` hosts restrict it).
-      expect(reqs.map((q) => q.family).sort()).toEqual(g.families ?? [10, 2]);
-      for (const req of reqs) {
-        // ss resolves a cgroup path with name_to_handle_at, which in this container gives the
-        // root 2 while its sockets report id 1 (the directory inode, which we use). The layout
-        // is what is compared here, so take the id ss put in its program; F19 checks the
-        // selection with our id against the kernel.
-        const ssCgroup = req.bytecode?.[0] === INET_DIAG_BC.CGROUP_COND ? req.bytecode.readBigUInt64LE(4) : undefined;
-        const resolveCgroup = ssCgroup === undefined ? cgroupId : (): bigint => ssCgroup;
-        const ours = compileFilter(g.expr, { family: req.family === 10 ? 'inet6' : 'inet', ifindex: ctx.ifindex, cgroupId: resolveCgroup });
-        if (g.differs) {
-          expect(req.bytecode).toBeUndefined(); // ss filters these in userspace only
-          expect(ours.bytecode).toBeDefined();
-          expect(ours.exact).toBe(true);
-        } else {
-          expect(ours.bytecode?.toString('hex')).toBe(req.bytecode && withoutPadding(req.bytecode).toString('hex'));
-          expect(ours.exact).toBe(!JSON.stringify(g.expr).includes('autobound'));
-        }
-        // iproute2 6.1 knows 12 states (SS_ALL 0xfff); newer ones add new-syn-recv and
-        // bound-inactive to `all` and the groups (0x3fff), as we do: compare the common bits.
-        if (g.states) expect((filterStateMask(g.states, SS_CONN) & 0xfff).toString(16)).toBe(req.states.toString(16));
-      }
-    });
-
-    test('where we differ (dev), ss and our kernel-filtered dump select the same sockets', async () => {
-      for (const g of GOLDEN.filter((x) => x.differs)) {
-        const r = await live.ns.exec(['ss', '-tanHe', ...g.ss], { check: true });
-        const theirs = [...r.stdout.matchAll(/ sk:([0-9a-f]+)/g)].map((m) => BigInt(`0x${m[1]}`).toString()).sort();
-        const ours: InetSocket[] = [];
-        for (const [ch, fam] of [[ch4, 2], [ch6, 10]] as const) {
-          const { bytecode } = compileFilter(g.expr, { family: fam === 2 ? 'inet' : 'inet6', ifindex: ctx.ifindex });
-          ours.push(...(await dump(ch, fam, bytecode)));
-        }
-        expect({ filter: g.ss.join(' '), selected: theirs.length > 0, stderr: r.stderr }).toEqual({ filter: g.ss.join(' '), selected: true, stderr: r.stderr });
-        expect(cookies(ours)).toEqual(theirs);
-        expect(cookies(ours)).toEqual(cookies(all.filter((s) => matchesFilter(g.expr, s as Socket, ctx))));
-      }
-    });
+      expect({ filter: g.ss.join(' '), selected: theirs.length > 0, stderr: r.stderr }).toEqual({ filter: g.ss.join(' '), selected: true, stderr: r.stderr });
+      expect(cookies(ours)).toEqual(theirs);
+      expect(cookies(ours)).toEqual(cookies(all.filter((s) => matchesFilter(g.expr, s as Socket, ctx))));
+    }
   });
 
   /**

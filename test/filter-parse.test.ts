@@ -5,7 +5,7 @@ import { parseFilter, parseFilterWords } from '../lib/filter/parse';
 import { filterToString } from '../lib/filter/print';
 import { FilterNameResolver, filesResolver } from '../lib/filter/values';
 import { formatIPv6 } from '../lib/diag/inet/address';
-import { createNetns, describeRoot, Netns } from './helpers/netns';
+import { describeFreshNetns, freshNetns } from './helpers/netns';
 
 // Plain-object helpers, so that expected ASTs stay readable (they build data, nothing more).
 const inet = (h: Omit<InetHost, 'family'> & { family?: 'inet' | 'inet6' }): InetHost => ({ family: undefined, ...h });
@@ -503,7 +503,7 @@ describe('filterToString', () => {
 });
 
 // ---------------------------------------------------------------------------------------
-// What the real ss accepts (parse only; it runs in a private namespace, output discarded).
+// What the real ss accepts (parse only; each run in a namespace of its own, output discarded).
 
 const FAMILY_FLAGS: Record<HostFamily, string[]> = {
   inet: ['-4'],
@@ -521,15 +521,9 @@ function ssArgv(text: string, family: HostFamily | undefined): string[] {
   return ['ss', '-Hn', ...(family ? FAMILY_FLAGS[family] : []), ...stateWordsArgv, ...(m[2].trim() === '' ? [] : [m[2]])];
 }
 
-describeRoot('the real ss agrees on what is a filter', () => {
-  let ns: Netns;
-  beforeAll(async () => {
-    ns = await createNetns();
-  });
-  afterAll(() => ns?.destroy());
-
+describeFreshNetns('the real ss agrees on what is a filter', () => {
   async function ssStatus(text: string, family?: HostFamily): Promise<number | null> {
-    const r = await ns.exec(ssArgv(text, family), { timeoutMs: 20000 });
+    const r = await freshNetns.exec(ssArgv(text, family), { timeoutMs: 20000 });
     return r.status;
   }
 

@@ -4,7 +4,7 @@ import { statSync, readdirSync, existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { createNetns, describeRoot, Netns } from './helpers/netns';
 
-describeRoot('names a filter resolves in the target system', () => {
+describeRoot('device names a filter resolves in the target namespace', () => {
   let ns: Netns;
   beforeAll(async () => {
     ns = await createNetns();
@@ -19,7 +19,10 @@ describeRoot('names a filter resolves in the target system', () => {
     expect(links.get('sdtest0')).toBe(Number(shown.stdout.trim()));
     expect([...links.keys()].sort()).toEqual(['lo', 'sdtest0', 'sdtest1']);
   });
+});
 
+// File system only: no root needed.
+describe('cgroup names a filter resolves', () => {
   test('a cgroup path resolves as ss resolves it: as a file system path first, then under the cgroup2 mount', () => {
     const ino = (p: string): bigint => statSync(p, { bigint: true }).ino;
     // `/` is the root file system (what ss's name_to_handle_at sees first), not the root cgroup.

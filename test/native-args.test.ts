@@ -1,8 +1,8 @@
 /**
  * F11: wrong argument types to the raw addon never crash it; each throws exactly a
  * TypeError (wrong type) or RangeError (number out of range), or succeeds where the value
- * is valid. The matrix runs in a child (test/fixtures/native-args.js) inside a private
- * namespace. A Uint8Array view sends exactly its own bytes (strace, and the kernel).
+ * is valid. The matrix runs in a child (test/fixtures/native-args.js) in a namespace of
+ * its own. A Uint8Array view sends exactly its own bytes (strace, and the kernel).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { checkEndianness, nativeBinding } from '../lib/netlink/binding';
 import { SockdiagError } from '../lib/errors';
 import { encodeInetRequest } from '../lib/diag/inet';
 import { NLMSG, NLM_F } from '../lib/netlink/message';
-import { createNetns, describeRoot, Netns } from './helpers/netns';
+import { createNetns, describeFreshNetns, describeRoot, freshNetns, Netns } from './helpers/netns';
 import { exitOf, readUntil, readWithin, rawMessages, runChild } from './helpers/native';
 
 interface MatrixRow {
@@ -100,17 +100,9 @@ function argumentName(target: string): string {
   return target === 'send' ? '"request"' : `"${target}"`;
 }
 
-describeRoot('F11: wrong arguments to the raw addon', () => {
-  let ns: Netns;
-  beforeAll(async () => {
-    ns = await createNetns();
-  });
-  afterAll(async () => {
-    await ns?.destroy();
-  });
-
+describeFreshNetns('F11: wrong arguments to the raw addon, in a child in a namespace of its own', () => {
   test('the whole matrix (options, each option, send) × 20 values, in a child: exact error classes, no crash, exit 0', async () => {
-    const r = await runChild<{ results: MatrixRow[]; fdsBefore: number; fdsAfter: number }>(ns, 'native-args.js', [], { nodeArgs: ['--expose-gc'] });
+    const r = await runChild<{ results: MatrixRow[]; fdsBefore: number; fdsAfter: number }>(freshNetns, 'native-args.js', [], { nodeArgs: ['--expose-gc'] });
     expect(exitOf(r)).toEqual({ status: 0, signal: null });
     const rows = r.json?.results;
     expect(rows).toBeDefined();
@@ -154,7 +146,7 @@ describeRoot('F11: wrong arguments to the raw addon', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'sockdiag-strace-'));
     try {
       const out = path.join(dir, 'trace');
-      const r = await runChild<{ sent: string }>(ns, 'native-send-view.js', [], {
+      const r = await runChild<{ sent: string }>(freshNetns, 'native-send-view.js', [], {
         prefix: ['strace', '-f', '-qq', '-e', 'trace=sendto', '-e', 'write=all', '-xx', '-o', out],
       });
       expect(exitOf(r)).toEqual({ status: 0, signal: null });
@@ -178,6 +170,17 @@ describeRoot('F11: wrong arguments to the raw addon', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+});
+
+describeRoot('F11: what the kernel receives from a view', () => {
+  let ns: Netns;
+  beforeAll(async () => {
+    ns = await createNetns();
+  });
+  afterAll(async () => {
+    await ns?.destroy();
   });
 
   test('the kernel sees only the view: bytes before it would void the request, bytes after it are a request the kernel refuses', async () => {

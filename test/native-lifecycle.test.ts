@@ -9,7 +9,7 @@ import { types } from 'node:util';
 import { Channel, runDump } from '../lib/netlink/channel';
 import { decodeNetlinkMessage, encodeNetlinkRequest } from '../lib/diag/netlink';
 import { SockdiagError } from '../lib/errors';
-import { createNetns, describeRoot, Netns } from './helpers/netns';
+import { createNetns, describeFreshNetns, describeRoot, freshNetns, Netns } from './helpers/netns';
 import { exitOf, runChild, sleep, threadCount, threadsNamed } from './helpers/native';
 
 interface ErrorShape {
@@ -57,14 +57,8 @@ const expectClosedErrors = (a: AfterClose): void => {
   expect(a.close).toBe('ok');
 };
 
-describeRoot('F10: closed channels and pending reads (native addon)', () => {
-  let ns: Netns;
-  beforeAll(async () => {
-    ns = await createNetns();
-  });
-  afterAll(async () => {
-    await ns?.destroy();
-  });
+describeFreshNetns('F10: closed channels and pending reads (native addon, in a child in a namespace of its own)', () => {
+  const ns = freshNetns;
 
   test('close() twice; calls after close throw ERR_SOCKDIAG_CLOSED synchronously; a pending read settles with null within 100 ms; reused fd numbers are never touched', async () => {
     const r = await runChild<ClosedReport>(ns, 'native-lifecycle.js', ['closed'], { nodeArgs: ['--expose-gc'] });

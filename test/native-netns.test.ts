@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { Channel, runDump, DumpStats } from '../lib/netlink/channel';
 import { nativeBinding } from '../lib/netlink/binding';
 import { encodeNetlinkRequest, decodeNetlinkMessage, NetlinkSocket } from '../lib/diag/netlink';
-import { createNetns, describeRoot, Netns } from './helpers/netns';
+import { createNetns, describeFreshNetns, describeRoot, Netns } from './helpers/netns';
 import { exitOf, fdCount, fdsOpenOn, runChild, sleep, threadCount, threadNetns, threadsNamed } from './helpers/native';
 
 const ownNetns = (): string => readlinkSync('/proc/self/ns/net');
@@ -33,19 +33,18 @@ async function netlinkSockets(ch: Channel): Promise<NetlinkSocket[]> {
   return out;
 }
 
-describeRoot('F12: namespaces that are missing, wrong, closed or deleted', () => {
-  let ns: Netns;
-  let dir: string;
-  beforeAll(async () => {
-    ns = await createNetns();
-    dir = mkdtempSync(path.join(tmpdir(), 'sockdiag-f12-'));
-    writeFileSync(path.join(dir, 'plain'), 'not a namespace\n');
-  });
-  afterAll(async () => {
-    await ns?.destroy();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+/** A folder holding `plain`, a file that is not a namespace. */
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'sockdiag-f12-'));
+  writeFileSync(path.join(dir, 'plain'), 'not a namespace\n');
+});
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
 
+// Opening fails before any socket exists: no root needed.
+describe('F12: references that name no network namespace', () => {
   test('a missing name is ENOENT from open; a file that is not a netns is EINVAL from setns; an exited pid is ENOENT', () => {
     expect(openError(() => Channel.open({ netns: `sd-${process.pid}-no-such-namespace` }))).toMatchObject({ code: 'ENOENT', errno: -2, syscall: 'open' });
     expect(openError(() => Channel.open({ netns: path.join(dir, 'plain') }))).toMatchObject({ code: 'EINVAL', errno: -22, syscall: 'setns' });
@@ -55,6 +54,16 @@ describeRoot('F12: namespaces that are missing, wrong, closed or deleted', () =>
     expect(openError(() => Channel.open({ netns: gone.pid! }))).toMatchObject({ code: 'ENOENT', errno: -2, syscall: 'open' });
     // Messages carry the syscall and the errno name.
     expect(String((openError(() => Channel.open({ netns: '/proc/self/ns/mnt' })) as Error).message)).toMatch(/setns EINVAL/);
+  });
+});
+
+describeRoot('F12: namespaces that are missing, wrong, closed or deleted', () => {
+  let ns: Netns;
+  beforeAll(async () => {
+    ns = await createNetns();
+  });
+  afterAll(async () => {
+    await ns?.destroy();
   });
 
   test('a namespace fd works and stays the caller\'s; a closed fd number is EBADF from setns', () => {
@@ -230,7 +239,9 @@ describeRoot('F13: without root', () => {
       },
     });
   });
+});
 
+describeFreshNetns('F13: root of a user namespace of its own', () => {
   test('unshare -Urn: root of a private user+net namespace dumps its own sockets (a listener it made)', async () => {
     const r = await runChild<UnprivReport>(null, 'native-unprivileged.js', [JSON.stringify({ listen: true })], { prefix: ['unshare', '-Urn'] });
     expect(exitOf(r)).toEqual({ status: 0, signal: null });

@@ -1,36 +1,40 @@
 /**
  * The package as users get it: require and ESM import by name, and `npm pack` installed
- * into an empty folder (addon, JS and types). Listings run in a private namespace.
+ * into an empty folder (addon, JS and types). Listings run in a private namespace (the first
+ * two in one of their own, so without root too).
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { createNetns, describeRoot, Netns } from './helpers/netns';
+import { createNetns, describeFreshNetns, describeRoot, inFreshNetns, Netns } from './helpers/netns';
 
 const root = path.join(__dirname, '..');
 const run = (cmd: string, args: string[], cwd: string, timeout = 300_000): ReturnType<typeof spawnSync> =>
   spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout, env: { ...process.env, npm_config_loglevel: 'error' } });
 
-describeRoot('the package', () => {
-  let ns: Netns;
-  beforeAll(async () => {
-    ns = await createNetns();
+/** Runs `node ARGS` in a namespace of its own, from `cwd`; `/proc/self/ns/net` names that namespace. */
+const nodeInFreshNetns = (args: string[], cwd: string): ReturnType<typeof spawnSync> => {
+  const [cmd, ...rest] = inFreshNetns([process.execPath, ...args]);
+  return run(cmd, rest, cwd);
+};
+
+const listScript = (how: 'require' | 'import'): string =>
+  how === 'require'
+    ? `const { listSockets, streamSockets } = require('sockdiag'); listSockets({ netns: process.argv[1], protocols: ['tcp','unix'] }).then(s => { if (typeof streamSockets !== 'function') throw new Error('no streamSockets'); console.log('ok', Array.isArray(s), typeof s.duplicatesDropped); });`
+    : `import { listSockets, streamSockets } from 'sockdiag'; const s = await listSockets({ netns: process.argv[1], protocols: ['tcp','unix'] }); if (typeof streamSockets !== 'function') throw new Error('no streamSockets'); console.log('ok', Array.isArray(s), typeof s.duplicatesDropped);`;
+
+describeFreshNetns('the package, by name, from the checkout (each run in a namespace of its own)', () => {
+  beforeAll(() => {
     // The built package is what CI tests (npm run compile runs before npm test).
     expect(existsSync(path.join(root, 'dist', 'index.js'))).toBe(true);
   });
-  afterAll(() => ns?.destroy());
-
-  const listScript = (how: 'require' | 'import'): string =>
-    how === 'require'
-      ? `const { listSockets, streamSockets } = require('sockdiag'); listSockets({ netns: process.argv[1], protocols: ['tcp','unix'] }).then(s => { if (typeof streamSockets !== 'function') throw new Error('no streamSockets'); console.log('ok', Array.isArray(s), typeof s.duplicatesDropped); });`
-      : `import { listSockets, streamSockets } from 'sockdiag'; const s = await listSockets({ netns: process.argv[1], protocols: ['tcp','unix'] }); if (typeof streamSockets !== 'function') throw new Error('no streamSockets'); console.log('ok', Array.isArray(s), typeof s.duplicatesDropped);`;
 
   test('require("sockdiag") and ESM import { listSockets } from "sockdiag" both work', () => {
-    const cjs = run(process.execPath, ['-e', listScript('require'), ns.name], root);
+    const cjs = nodeInFreshNetns(['-e', listScript('require'), '/proc/self/ns/net'], root);
     expect(cjs.stderr).toBe('');
     expect(cjs.stdout).toBe('ok true number\n');
-    const esm = run(process.execPath, ['--input-type=module', '-e', listScript('import'), ns.name], root);
+    const esm = nodeInFreshNetns(['--input-type=module', '-e', listScript('import'), '/proc/self/ns/net'], root);
     expect(esm.stderr).toBe('');
     expect(esm.stdout).toBe('ok true number\n');
   });
@@ -45,13 +49,22 @@ describeRoot('the package', () => {
   };
 
   test('require("sockdiag/prometheus") and ESM import from "sockdiag/prometheus" and "sockdiag/otel" work', () => {
-    const cjs = run(process.execPath, ['-e', subpathScript('require'), ns.name], root);
+    const cjs = nodeInFreshNetns(['-e', subpathScript('require'), '/proc/self/ns/net'], root);
     expect(cjs.stderr).toBe('');
     expect(cjs.stdout).toBe('ok\n');
-    const esm = run(process.execPath, ['--input-type=module', '-e', subpathScript('import'), ns.name], root);
+    const esm = nodeInFreshNetns(['--input-type=module', '-e', subpathScript('import'), '/proc/self/ns/net'], root);
     expect(esm.stderr).toBe('');
     expect(esm.stdout).toBe('ok\n');
   });
+});
+
+describeRoot('the package as npm pack makes it', () => {
+  let ns: Netns;
+  beforeAll(async () => {
+    ns = await createNetns();
+    expect(existsSync(path.join(root, 'dist', 'index.js'))).toBe(true);
+  });
+  afterAll(() => ns?.destroy());
 
   test('npm pack → install into an empty folder → require works, with types and a prebuild', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'sockdiag-pack-'));

@@ -17,13 +17,19 @@ let addonCopy: string | undefined;
 
 /**
  * /tmp/<prefix>-<pid>, made fresh for this process and removed when it exits; copies left by
- * earlier runs whose process is gone are removed first.
+ * earlier runs whose process is gone are removed first (those this user may remove: a run
+ * as another user, root say, leaves its own).
  */
 export function processTmpDir(prefix: string): string {
   const own = new RegExp(`^${prefix}-(\\d+)$`);
   for (const name of readdirSync(tmpdir())) {
     const m = own.exec(name);
-    if (m && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]))) rmSync(path.join(tmpdir(), name), { recursive: true, force: true });
+    if (!m || Number(m[1]) === process.pid || pidAlive(Number(m[1]))) continue;
+    try {
+      rmSync(path.join(tmpdir(), name), { recursive: true, force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EACCES' && (e as NodeJS.ErrnoException).code !== 'EPERM') throw e;
+    }
   }
   const dir = path.join(tmpdir(), `${prefix}-${process.pid}`);
   rmSync(dir, { recursive: true, force: true });
@@ -138,7 +144,8 @@ function fixturesForChildren(addon: string): string {
   if (fixturesCopy !== undefined) return fixturesCopy;
   const dir = path.join(path.dirname(addon), 'fixtures');
   mkdirSync(dir, { recursive: true, mode: 0o755 });
-  for (const f of readdirSync(FIXTURES)) {
+  // The scripts only: recorded data lives in folders there (fixtures/dumps).
+  for (const f of readdirSync(FIXTURES, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name)) {
     copyFileSync(path.join(FIXTURES, f), path.join(dir, f));
     chmodSync(path.join(dir, f), 0o644);
   }
@@ -147,7 +154,7 @@ function fixturesForChildren(addon: string): string {
 }
 
 export async function runChild<T>(
-  ns: Netns | null,
+  ns: Pick<Netns, 'exec'> | null,
   script: string,
   args: string[] = [],
   opts: { prefix?: string[]; nodeArgs?: string[]; timeoutMs?: number } = {},

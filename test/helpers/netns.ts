@@ -3,7 +3,8 @@
  *
  * HARD RULE: tests never touch the host's sockets. Everything that creates, lists or
  * kills sockets does it inside a namespace made here (`sd-<pid>-<n>`, loopback only),
- * which {@link Netns.destroy} removes after killing whatever runs inside it.
+ * which {@link Netns.destroy} removes after killing whatever runs inside it, or inside a
+ * fresh namespace that a single command gets for itself ({@link inFreshNetns}).
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -192,18 +193,75 @@ export function requireRoot(): boolean {
  * replaced by one failing test instead of being skipped.
  */
 export function describeRoot(name: string, fn: () => void): void {
-  if (isRoot()) {
+  describeIf(isRoot(), { requires: 'root', missing: 'not root', why: ROOT_MESSAGE, remedy: 'Run as root' }, name, fn);
+}
+
+const FRESH_NETNS_MESSAGE =
+  'these tests run commands in network namespaces of their own, which need root or unprivileged user namespaces (unshare --user --map-root-user --net failed here)';
+
+/**
+ * `argv` made to run in a new network namespace of its own, gone when it exits: nothing in
+ * it but a loopback device that is down, no socket, no route. As root that is `unshare
+ * --net`; otherwise `unshare --user --map-root-user --net`, an unprivileged user namespace
+ * in which the command is root of its own network namespace and nothing else. For commands
+ * that need no population: what ss sends or refuses, argument checks that reach the kernel.
+ */
+export function inFreshNetns(argv: readonly string[]): string[] {
+  return ['unshare', ...(isRoot() ? [] : ['--user', '--map-root-user']), '--net', '--', ...argv];
+}
+
+/** Runs each command in a fresh network namespace of its own ({@link inFreshNetns}). */
+export const freshNetns: Pick<Netns, 'exec'> = {
+  exec(argv, opts) {
+    const [cmd, ...args] = inFreshNetns(argv);
+    return runCommand(cmd, args, opts);
+  },
+};
+
+let freshNetnsWorks: boolean | undefined;
+
+/** Whether {@link inFreshNetns} works here (root, or user namespaces open to this user). */
+export function canMakeFreshNetns(): boolean {
+  if (freshNetnsWorks === undefined) {
+    const [cmd, ...args] = inFreshNetns(['true']);
+    freshNetnsWorks = spawnSync(cmd, args, { stdio: 'ignore', timeout: 10_000 }).status === 0;
+  }
+  return freshNetnsWorks;
+}
+
+/**
+ * `describe` whose tests run commands through {@link freshNetns} / {@link inFreshNetns}: it
+ * runs as root and, without root, wherever unprivileged user namespaces are allowed; else
+ * it is skipped like {@link describeRoot} (a failing test when CI=true).
+ */
+export function describeFreshNetns(name: string, fn: () => void): void {
+  describeIf(canMakeFreshNetns(), { requires: 'a private namespace', missing: 'no private namespace', why: FRESH_NETNS_MESSAGE, remedy: 'Run as root or allow user namespaces' }, name, fn);
+}
+
+/** What a group of tests needs, and how its absence is told. */
+interface Requirement {
+  /** The CI=true failing test is named `requires <requires>`. */
+  requires: string;
+  /** In the title of the skipped group: `[skipped: <missing> — <why>]`. */
+  missing: string;
+  why: string;
+  remedy: string;
+}
+
+/** `describe` when `ok`; else skipped with a message, or one failing test when CI=true. */
+function describeIf(ok: boolean, need: Requirement, name: string, fn: () => void): void {
+  if (ok) {
     describe(name, fn);
   } else if (process.env.CI === 'true') {
     describe(name, () => {
-      test('requires root', () => {
-        throw new Error(`${ROOT_MESSAGE}; CI=true forbids skipping them.`);
+      test(`requires ${need.requires}`, () => {
+        throw new Error(`${need.why}; CI=true forbids skipping them.`);
       });
     });
   } else {
     // eslint-disable-next-line no-console
-    console.warn(`SKIPPED "${name}": ${ROOT_MESSAGE}. Run as root (CI=true makes this a failure).`);
-    describe.skip(`${name} [skipped: not root — ${ROOT_MESSAGE}]`, fn);
+    console.warn(`SKIPPED "${name}": ${need.why}. ${need.remedy} (CI=true makes this a failure).`);
+    describe.skip(`${name} [skipped: ${need.missing} — ${need.why}]`, fn);
   }
 }
 
@@ -411,7 +469,32 @@ export async function createNetns(opts: { ehashEntries?: number } = {}): Promise
   return ns;
 }
 
-type RawPopSocket = Record<string, unknown> & { cookie: string | null };
+/**
+ * Waits until the namespace holds exactly `count` sockets: the `sockets: used` line of its
+ * /proc/net/sockstat, which is what `ss -s` and `sockdiag -s` print as `Total:`. A closed
+ * netlink socket is freed only after an RCU grace period, so the sockets of a command that
+ * has just exited still count for a while (tens of ms, more under load); comparing two
+ * `-s` outputs taken at different moments needs this settled first. Rejects after
+ * `timeoutMs` with the last count: a count that never comes back is a socket left open.
+ */
+export async function waitSocketsInUse(ns: Netns, count: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { stdout } = await ns.exec(['cat', '/proc/net/sockstat'], { check: true });
+    const used = Number(/^sockets: used (\d+)$/m.exec(stdout)?.[1]);
+    if (used === count) return;
+    if (Date.now() > deadline) throw new Error(`netns ${ns.name} still holds ${used} sockets after ${timeoutMs} ms, not ${count}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** The sockets of population.py's JSON line (cookies are decimal strings there). */
+export type RawPopSocket = Record<string, unknown> & { cookie: string | null };
+
+/** population.py's socket records with their cookies as bigints. */
+export function popSockets(raw: readonly RawPopSocket[]): PopSocket[] {
+  return raw.map((s) => ({ ...s, cookie: s.cookie === null ? null : BigInt(s.cookie) }) as PopSocket);
+}
 
 interface RawPopulation {
   pid: number;
@@ -488,9 +571,7 @@ function startPopulation(nsName: string, spec: PopulationSpec): Promise<Populati
       }
       settled = true;
       clearTimeout(timer);
-      const sockets: PopSocket[] = raw.sockets.map(
-        (s) => ({ ...s, cookie: s.cookie === null ? null : BigInt(s.cookie) }) as PopSocket,
-      );
+      const sockets = popSockets(raw.sockets);
       const byName = new Map(sockets.map((s) => [s.name, s]));
       resolve({
         pid: raw.pid,
