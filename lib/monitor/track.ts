@@ -590,7 +590,7 @@ class Tracker implements SocketTracker {
  * - **close**, exactly once per opened socket: when the kernel's destroy event arrives
  *   (`reason: 'destroyed'`, with the final counters), or when the socket is absent from
  *   **two consecutive dumps** (`'vanished'`). One miss is not enough: a dump is not atomic
- *   and can miss a socket that never changed (README, F6). After an event-socket overflow
+ *   and can miss a socket that never changed (see "Consistency" in the README). After an event-socket overflow
  *   the tracker dumps at once and the same rule finds the closes whose events were lost.
  *   A TCP socket that enters TIME-WAIT is closed by its destroy event; its TIME-WAIT
  *   remnant keeps the cookie and is not reported again. Without destroy events that
