@@ -5,6 +5,9 @@
  * @module
  */
 import type { SocketState } from '../diag/constants';
+import type { Filter, HostFamily } from '../filter/ast';
+import { parseFilterWords } from '../filter/parse';
+import { FilterError, formatFilterError } from '../filter/errors';
 import { STATE_NAMES } from '../diag/constants';
 import { CliExit, Invocation, QUERY_NAMES } from './args';
 import { AF, AF_DBS, DB, DB_COUNT, DB_FAMILIES, DEFAULT_DB_STATES, PRINT_ORDER, SS_ALL, SS_CONN, SS_STATE, ShownTable, dbBit } from './tables';
@@ -168,5 +171,36 @@ export function typeSelected(protocol: string, type: string | undefined, dbs: nu
       return type === 'stream' ? want(DB.VSOCK_ST) : type === 'dgram' ? want(DB.VSOCK_DG) : true;
     default:
       return true;
+  }
+}
+
+const PREFERRED_HOST_FAMILY: Readonly<Record<number, HostFamily>> = {
+  [AF.INET]: 'inet', [AF.INET6]: 'inet6', [AF.UNIX]: 'unix', [AF.PACKET]: 'link', [AF.NETLINK]: 'netlink', [AF.VSOCK]: 'vsock',
+};
+
+/**
+ * The filter expression: the words after the state words, then the lines of the -F file
+ * (ss skips lines starting with '#' or '0'). State words are only recognised before the
+ * expression on the command line; elsewhere ss takes them for a host and fails.
+ */
+export function selectionFilter(inv: Invocation, sel: Selection): Filter | undefined {
+  const words = [...sel.expressionWords];
+  if (inv.filterText !== undefined) {
+    for (const line of inv.filterText.split('\n')) {
+      if (line.startsWith('#') || line.startsWith('0') || line.trim() === '') continue;
+      words.push(line);
+    }
+  }
+  if (words.length === 0) return undefined;
+  if (words[0] === 'state' || words[0] === 'exclude' || words[0] === 'excl') {
+    throw new CliExit(1, `Error: an inet prefix is expected rather than "${words[0]}".\nCannot parse dst/src address.\n`);
+  }
+  const family = PREFERRED_HOST_FAMILY[sel.preferredFamily];
+  try {
+    const f = parseFilterWords(words, family === undefined ? {} : { family });
+    return f.expr === undefined ? undefined : { states: [], expr: f.expr };
+  } catch (err) {
+    if (err instanceof FilterError) throw new CliExit(err.exitStatus, `${formatFilterError(err)}\n`);
+    throw err;
   }
 }
