@@ -4,13 +4,12 @@
  * in a private namespace, flows at ~1 MB/s, ~200 KB/s and ~20 KB/s measured at their rates,
  * with their owners, and their closes reported with the final counters.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import * as path from 'node:path';
 import { sampleRates, type RateSample, type RateSampler } from '../lib/monitor/rates';
 import { Engine } from '../lib/engine';
 import { AbortError } from '../lib/errors';
 import { fakeKernel, type FakeInetSocket, type FakeKernel } from './helpers/fake-kernel';
-import { createNetns, describeRoot, pythonBinary, type Netns } from './helpers/netns';
+import { createNetns, describeRoot, type Netns } from './helpers/netns';
+import { startFlows, type Flows } from './helpers/flows';
 
 const A = 0x1000n;
 const B = 0x2000n;
@@ -172,42 +171,6 @@ describe('sampleRates on a fake kernel', () => {
 });
 
 // ---------------------------------------------------------------------------------------
-
-/** Loopback flows at fixed rates in a namespace (test/helpers/flows.py). */
-export interface Flows {
-  sender: number;
-  receiver: number;
-  port: number;
-  flows: Array<{ rate: number; clientAddress: string; clientPort: number }>;
-  stop(): Promise<void>;
-}
-
-/** Starts flows.py in the namespace and waits for its JSON line. */
-export function startFlows(ns: Netns, rates: number[]): Promise<Flows> {
-  const child: ChildProcessWithoutNullStreams = spawn('ip', ['netns', 'exec', ns.name, pythonBinary(), path.join(__dirname, 'helpers', 'flows.py'), JSON.stringify({ rates })]);
-  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    child.on('close', (code) => reject(new Error(`flows.py exited (${code}) before its JSON line: ${err}`)));
-    child.stdout.on('data', (b: Buffer) => {
-      out += b.toString();
-      const nl = out.indexOf('\n');
-      if (nl < 0) return;
-      const info = JSON.parse(out.slice(0, nl)) as Omit<Flows, 'stop'>;
-      resolve({
-        ...info,
-        stop: async () => {
-          child.stdin.end();
-          const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-          await exited;
-          clearTimeout(t);
-        },
-      });
-    });
-  });
-}
 
 /** Rates within this share of the generator's. */
 const TOLERANCE = 0.2;

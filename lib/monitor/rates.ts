@@ -13,7 +13,8 @@ import type { SocketProcess } from '../diag/common/socket';
 import type { ListOptions } from '../api/options';
 import { engineOf, newEngineStats, runOptionsOf, type DumpSink, type EngineChannel, type Listing, type PlannedDump } from '../engine';
 import { watchSockets, type SocketWatch, type SocketDestroyEvent } from '../api/watch';
-import { processScanOptions, scanProcesses, type ProcessMap, type ProcessScanOptions } from '../proc/processes';
+import type * as Processes from '../proc/processes';
+import type { ProcessMap, ProcessScanOptions } from '../proc/processes';
 
 /** Options of {@link sampleRates}: a listing's (inet kinds only; default TCP), and how often to sample. */
 export interface RateOptions extends Omit<ListOptions, 'extensions'> {
@@ -230,6 +231,7 @@ class Sampler implements RateSampler {
   readonly #interval: number;
   readonly #useEvents: boolean;
   readonly #scan: ProcessScanOptions | undefined;
+  readonly #procs: typeof Processes | undefined;
   readonly #userSignal: AbortSignal | undefined;
   // Aborted by close() and by the caller's signal: stops a dump in flight.
   readonly #stop = new AbortController();
@@ -261,7 +263,10 @@ class Sampler implements RateSampler {
     const signal = opts.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
     const { interval: _i, events: _e, signal: _s, processes, ...list } = opts;
-    this.#scan = processScanOptions(processes);
+    // The /proc walk's modules load only when owners are asked for.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    this.#procs = processes === undefined || processes === false ? undefined : (require('../proc/processes') as typeof Processes);
+    this.#scan = this.#procs?.processScanOptions(processes);
     this.#opts = { ...list, protocols, extensions: ['info'], signal: this.#stop.signal };
     this.#interval = interval;
     this.#useEvents = opts.events !== false;
@@ -552,7 +557,7 @@ class Sampler implements RateSampler {
   async #scanOwners(): Promise<ProcessMap | undefined> {
     this.stats.processScans++;
     try {
-      return await scanProcesses(this.#scan);
+      return await this.#procs!.scanProcesses(this.#scan);
     } catch (err) {
       this.stats.processesError = err;
       return undefined;
