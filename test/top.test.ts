@@ -250,15 +250,16 @@ describeRoot('sockdiag-top in a terminal, on flows at known rates in a private n
     }, 15_000, diag(name));
   }
 
-  async function expectRestored(name: string): Promise<void> {
+  async function expectRestored(name: string, status = 0): Promise<string> {
     const text = await until('the shell back with the exit status', () => (/EXIT=\d+/.test(capture(name)) ? capture(name) : undefined), 10_000, diag(name));
-    expect(text).toMatch(/EXIT=0\b/);
+    expect(text).toMatch(new RegExp(`EXIT=${status}\\b`));
     // The normal screen again: the typed command line and the prompt after it, no view left.
     expect(text).toContain(`${MAIN} `);
-    expect(text).toMatch(/EXIT=0\n(READY\$ ?)/);
+    expect(text).toMatch(new RegExp(`EXIT=${status}\\n(READY\\$ ?)`));
     expect(text).not.toMatch(/Local Address:Port|sockdiag-top {2}\d/);
     expect(paneFlag(name, 'alternate_on')).toBe('0');
     expect(paneFlag(name, 'cursor_flag')).toBe('1');
+    return text;
   }
 
   beforeAll(async () => {
@@ -381,6 +382,16 @@ describeRoot('sockdiag-top in a terminal, on flows at known rates in a private n
     expect(paneFlag(name, 'alternate_on')).toBe('1');
     stop(name);
     await expectRestored(name);
+  }, 30_000);
+
+  test('an error while the view runs restores the terminal, then says what went wrong (exit 1)', async () => {
+    const name = 'error';
+    startShell(name);
+    await until('shell prompt', () => capture(name).includes('READY$') || undefined, 5000, diag(name));
+    // The filter parses, and fails when the first dump resolves it: after the view has started.
+    tmux('send-keys', '-t', name, command('-d 0.5 cgroup = /no/such/cgroup'), 'Enter');
+    const text = await expectRestored(name, 1);
+    expect(text).toMatch(/sockdiag-top: .*no such cgroup.*\nEXIT=1/);
   }, 30_000);
 
   test('NO_COLOR: no colour escapes on the screen; colours otherwise', async () => {

@@ -240,7 +240,7 @@ export function renderScreen(frame: Frame | undefined, o: ScreenOptions): string
   const gap = width - left.length - right.length;
   lines.push(gap >= 2 ? style(SGR.bold, left) + ' '.repeat(gap) + (o.paused ? style(SGR.inverse, 'PAUSED') + '  h help  q quit' : right) : style(SGR.bold, fit(left, width, false, o.unicode)));
   if (frame === undefined) {
-    lines.push('waiting for the first sample…');
+    lines.push(fit(`waiting for the first sample${o.unicode ? '…' : '...'}`, width, false, o.unicode));
     return screenText(lines, o.height);
   }
   let status = totalsLine(frame);
