@@ -425,6 +425,11 @@ describeRoot('sockdiag-top in a terminal, on flows at known rates in a private n
       expect(f.rows.map(flowOf)).toEqual([0, 0, 1, 1, 2, 2]);
       for (const row of f.rows) expect(row[0]).toMatch(/^127\.0\.0\.\d+:\d+$/);
     }
+    // ss's device check: an unknown device is an error (status 1), a known one filters.
+    const bad = await ns.exec([process.execPath, MAIN, '-b', '-n', '1', '-d', '0.1', 'dev', '=', 'nosuch0'], { timeoutMs: 20_000 });
+    expect(bad).toMatchObject({ status: 1, stdout: '', stderr: 'Cannot parse device.\n' });
+    const lo = await ns.exec([process.execPath, MAIN, '-b', '-n', '1', '-d', '0.1', 'dev', '=', 'lo'], { timeoutMs: 20_000 });
+    expect(lo.status).toBe(0);
     // Not a terminal and no -b: batch all the same.
     const piped = await ns.exec([process.execPath, MAIN, '-n', '1', '-d', '0.5', '-o', 'send'], { timeoutMs: 20_000 });
     const [one] = batchFrames(piped.stdout);

@@ -14,7 +14,7 @@ import type { ListOptions } from '../api/options';
 import type { Engine } from '../engine';
 import type { Socket } from '../diag/socket';
 import type { InetExtension } from '../diag/inet';
-import type { Filter, FilterExpr } from '../filter/ast';
+import type { Filter } from '../filter/ast';
 import { FilterError, formatFilterError } from '../filter/errors';
 import { interfaceIndexes } from '../filter/resolve';
 import { NotSupportedError } from '../errors';
@@ -24,7 +24,7 @@ import { writeInetMessageRow, writeRow, FormatOptions } from './format';
 import { cgroupPathResolver, prepareFormat } from './details';
 import { TableRenderer } from './table';
 import { CliExit, Invocation, parseCommandLine, strerror, usageText } from './args';
-import { resolveSelection, Selection, selectionFilter, stateNames, typeSelected } from './select';
+import { checkDevices, resolveSelection, Selection, selectionFilter, stateNames, typeSelected } from './select';
 import { AF } from './tables';
 import { JsonWriter } from './json';
 import type { ProtocolName } from '../diag/constants';
@@ -61,24 +61,6 @@ function stdoutOutput(): Output {
     // Files and pipes are written synchronously on Linux; a write that did not complete is queued.
     flushed: () => process.stdout.writableLength === 0,
   };
-}
-
-/** Device names of the expression (`dev NAME`, `src link:…:NAME`). */
-function deviceNames(e: FilterExpr, out: Set<string>): Set<string> {
-  if (e.kind === 'and' || e.kind === 'or') e.items.forEach((i) => deviceNames(i, out));
-  else if (e.kind === 'not') deviceNames(e.item, out);
-  else if (e.kind === 'dev' && typeof e.device === 'string') out.add(e.device);
-  else if (e.kind === 'host' && e.host.family === 'link' && typeof e.host.device === 'string') out.add(e.host.device);
-  return out;
-}
-
-/** ss resolves device names while it parses the filter and stops (status 1) at an unknown one. */
-async function checkDevices(inv: Invocation, filter: Filter | undefined): Promise<void> {
-  if (!filter?.expr) return;
-  const names = deviceNames(filter.expr, new Set());
-  if (names.size === 0) return;
-  const known = await interfaceIndexes(inv.netns === undefined ? undefined : `/var/run/netns/${inv.netns}`);
-  for (const name of names) if (!known.has(name)) throw new CliExit(1, 'Cannot parse device.\n');
 }
 
 /** The inet extensions ss asks for with these options. */
@@ -395,7 +377,7 @@ export async function run(
       return 0;
     }
     const filter = selectionFilter(inv, sel);
-    await checkDevices(inv, filter);
+    await checkDevices(inv.netns, filter);
     if (inv.events) await followEvents(inv, sel, out);
     else if (inv.kill) await killSockets(inv, sel, filter, out);
     else if (inv.json) await printJson(inv, sel, filter, out);

@@ -30,6 +30,8 @@ export interface TopConfig {
   list: RateOptions;
   /** The kinds listed, for the header (`tcp`, `tcp,udp`). */
   what: string;
+  /** `-N NAME`, as given. */
+  netnsName: string | undefined;
 }
 
 const SHORT = 'hVbd:n:o:g:p' + 'tuwSMx460alBf:A:F:N:';
@@ -141,5 +143,5 @@ export function parseTopArgs(argv: readonly string[], host: ArgsHost = systemHos
   if (filter !== undefined) list.filter = filter;
   if (inv.netns !== undefined) list.netns = `/var/run/netns/${inv.netns}`;
   if (processes) list.processes = true;
-  return { ...cfg, list, what: protocols.join(',') };
+  return { ...cfg, list, what: protocols.join(','), netnsName: inv.netns };
 }

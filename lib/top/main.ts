@@ -10,8 +10,10 @@
  * @module
  */
 import { CliExit } from '../cli/args';
+import { checkDevices } from '../cli/select';
 import { FilterError, formatFilterError } from '../filter/errors';
 import { sampleRates } from '../monitor/rates';
+import type { Filter } from '../filter/ast';
 import { GROUP_KEYS, SORT_KEYS, TopModel, type Frame, type GroupKey, type SortKey } from './model';
 import { renderBatch, renderScreen, frameJson } from './render';
 import { parseTopArgs, usageText, type TopConfig } from './args';
@@ -145,6 +147,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   let cfg: TopConfig;
   try {
     cfg = parseTopArgs(argv);
+    // As ss: an unknown device in the FILTER is an error, not a filter that matches nothing.
+    await checkDevices(cfg.netnsName, typeof cfg.list.filter === 'object' ? (cfg.list.filter as Filter) : undefined);
   } catch (e) {
     if (e instanceof CliExit) {
       if (e.stdout) process.stdout.write(e.stdout);
