@@ -7,7 +7,7 @@
  * rank order, and the view as an unprivileged user.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseTopArgs, usageText } from '../lib/top/args';
 import { parseKeys } from '../lib/top/terminal';
@@ -270,6 +270,8 @@ describeRoot('sockdiag-top in a terminal, on flows at known rates in a private n
 
   afterAll(async () => {
     spawnSync('tmux', ['-L', SOCKET, 'kill-server']);
+    // tmux leaves its socket file behind.
+    rmSync(path.join(process.env.TMUX_TMPDIR || '/tmp', `tmux-${process.getuid!()}`, SOCKET), { force: true });
     await flows?.stop();
     await ns?.destroy();
   });

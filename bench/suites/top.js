@@ -118,6 +118,8 @@ module.exports = {
       };
     } finally {
       spawnSync('tmux', ['-L', SOCKET, 'kill-server']);
+      // tmux leaves its socket file behind.
+      fs.rmSync(path.join(process.env.TMUX_TMPDIR || '/tmp', `tmux-${process.getuid()}`, SOCKET), { force: true });
       await load.stop();
       ctx.netns.deleteNamespace(ns);
     }
