@@ -68,6 +68,8 @@ export { rawDump, decodeDump, RAW_SEQ_TAG } from './api/raw';
 export type { RawDumpStream, RawDumpStats, DecodeDumpOptions } from './api/raw';
 export { trackSockets, TRACKED_MESSAGE_FIELDS, TRACKED_TCP_INFO_FIELDS } from './monitor/track';
 export type { TrackOptions, TrackEvent, TrackOpenEvent, TrackChangeEvent, TrackCloseEvent, TrackerStats, SocketTracker } from './monitor/track';
+export { sampleRates } from './monitor/rates';
+export type { RateOptions, RateSample, ConnectionRate, ClosedConnection, RateStats, RateSampler } from './monitor/rates';
 export { recordSockets, replay, recordedFiles, recordHeader, RECORD_MAGIC, RECORD_VERSION, RECORD_KIND, RECORD_FLAG } from './monitor/record';
 export type { RecordOptions, Recording, RecordStats, RecordingInfo, ReplayedDump, ReplayOptions, ReplayStats, Replay } from './monitor/record';
 export { destroySocket, destroySockets } from './api/destroy';

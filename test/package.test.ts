@@ -106,6 +106,9 @@ describeRoot('the package as npm pack makes it', () => {
       expect(bin.status).toBe(1);
       expect(bin.stderr).toBe('sockdiag-exporter: sockdiag/prometheus needs the prom-client package, an optional peer dependency: npm install prom-client\n');
       expect(files).toContain('package/dist/exporter/main.js');
+      const top = run(path.join(app, 'node_modules', '.bin', 'sockdiag-top'), ['-N', ns.name, '-b', '-n', '1', '-d', '0.1'], app);
+      expect(top.stderr).toBe('');
+      expect(String(top.stdout)).toMatch(/^sockdiag-top \d{4}-.* connections/);
       expect(files).toContain('package/dist/prometheus/index.d.ts');
       expect(files).toContain('package/dist/otel/index.d.ts');
       writeFileSync(path.join(app, 'use.ts'), `import { listSockets, Socket, TcpSocket } from 'sockdiag';\nconst p: Promise<Socket[]> = listSockets({ protocols: ['tcp'] });\nvoid p.then((s) => s.filter((x): x is TcpSocket => x.protocol === 'tcp').map((t) => t.info?.rttUs));\n`);

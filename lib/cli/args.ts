@@ -223,7 +223,8 @@ export const QUERY_NAMES: Readonly<Record<string, readonly number[]>> = {
   xdp: [DB.XDP],
 };
 
-function newInvocation(): Invocation {
+/** An invocation with nothing asked for yet (ss's defaults apply later, in resolveSelection). */
+export function newInvocation(): Invocation {
   return {
     numeric: false, resolve: false, showOptions: false, details: 0, memory: false, info: false, processes: 0, threads: 0,
     bpf: 0, events: false, summary: false, kill: false, header: true, oneline: false, queues: true, tos: false,
@@ -267,6 +268,86 @@ function parseCNumber(s: string): number | undefined {
   return t.length > 1 && (t[1] === 'x' || t[1] === 'X') ? parseInt(t.slice(2), 16) : t.length > 1 && t[0] === '0' ? parseInt(t, 8) : parseInt(t, 10);
 }
 
+/** What the selection options remember while one command line is read. */
+export interface SelectionScan {
+  /** The program name messages start with. */
+  program: string;
+  /** The usage text `-f help` prints. */
+  usage: () => string;
+  /** An `-A` was met (the first one clears the tables). */
+  sawQuery: boolean;
+  /** An `-F` was met (a second one is an error). */
+  sawFilterFile: boolean;
+}
+
+/**
+ * Applies one of ss's selection options to `inv`, with ss's effect at its place in the line:
+ * tables (`-t -u -d -w -S -M`, `-A QUERY`), families (`-4 -6 -0 -x`, `--vsock`, `--tipc`,
+ * `--xdp`, `-f FAMILY`), states (`-a -l -B`), the namespace (`-N NAME`) and the filter file
+ * (`-F FILE`), by the keys {@link parseCommandLine}'s scanner reports. Returns false when `key`
+ * is none of them; throws {@link CliExit} where ss stops. Shared by the commands that select
+ * sockets as ss does (sockdiag, sockdiag-top).
+ */
+export function applySelectionOption(inv: Invocation, key: string, value: string, scan: SelectionScan, host: ArgsHost): boolean {
+  switch (key) {
+    case 'd': setDb(inv, DB.DCCP, true); break;
+    case 't': setDb(inv, DB.TCP, true); break;
+    case 'S': setDb(inv, DB.SCTP, true); break;
+    case 'u': setDb(inv, DB.UDP, true); break;
+    case 'w': setDb(inv, DB.RAW, true); break;
+    case 'M': setDb(inv, DB.MPTCP, true); break;
+    case 'x': setFamily(inv, AF.UNIX); break;
+    case 'vsock': setFamily(inv, AF.VSOCK); break;
+    case 'tipc': setFamily(inv, AF.TIPC); break;
+    case 'xdp': setFamily(inv, AF.XDP); break;
+    case '4': setFamily(inv, AF.INET); break;
+    case '6': setFamily(inv, AF.INET6); break;
+    case '0': setFamily(inv, AF.PACKET); break;
+    case 'a': inv.stateFilter = SS_ALL; break;
+    case 'l': inv.stateFilter = (1 << SS_STATE.LISTEN) | (1 << SS_STATE.CLOSE); break;
+    case 'B': inv.stateFilter = 1 << SS_STATE.BOUND_INACTIVE; break;
+    case 'f': {
+      if (value === 'help') throw new CliExit(0, '', false, scan.usage());
+      const af = Object.prototype.hasOwnProperty.call(FAMILY_NAMES, value) ? FAMILY_NAMES[value] : undefined;
+      if (af === undefined) throw new CliExit(255, `${scan.program}: "${value}" is invalid family\n`, true);
+      setFamily(inv, af);
+      break;
+    }
+    case 'A': {
+      if (!scan.sawQuery) {
+        inv.dbs = 0;
+        inv.stateFilter = inv.stateFilter || SS_CONN;
+        scan.sawQuery = true;
+        inv.doDefault = false;
+      }
+      for (const item of value.split(',')) {
+        if (!applyQuery(inv, item)) throw new CliExit(255, `${scan.program}: "${item}" is illegal socket table id\n`, true);
+      }
+      break;
+    }
+    case 'F': {
+      if (scan.sawFilterFile) throw new CliExit(255, 'More than one filter file\n');
+      scan.sawFilterFile = true;
+      try {
+        // ss takes any word starting with '-' as stdin.
+        inv.filterText = host.readFilterFile(value.startsWith('-') ? '-' : value);
+      } catch (err) {
+        throw new CliExit(255, `fopen filter file: ${strerror(err)}\n`);
+      }
+      break;
+    }
+    case 'N': {
+      const problem = host.checkNetns(value);
+      if (problem !== undefined) throw new CliExit(1, `${problem}\n`);
+      inv.netns = value;
+      break;
+    }
+    default:
+      return false;
+  }
+  return true;
+}
+
 /**
  * Reads the command line (the words after the program name). Returns what it asks for, or
  * throws {@link CliExit} where ss would stop: bad options (status 255 with the usage), `-h`
@@ -276,8 +357,7 @@ function parseCNumber(s: string): number | undefined {
 export function parseCommandLine(argv: readonly string[], host: ArgsHost = systemHost): Invocation {
   const inv = newInvocation();
   const scanner = new OptionScanner(argv, SHORT_OPTIONS, LONG_OPTIONS);
-  let sawQuery = false;
-  let sawFilterFile = false;
+  const scan: SelectionScan = { program: 'sockdiag', usage: usageText, sawQuery: false, sawFilterFile: false };
   for (;;) {
     let opt;
     try {
@@ -288,6 +368,7 @@ export function parseCommandLine(argv: readonly string[], host: ArgsHost = syste
     }
     if (!opt) break;
     const value = opt.value ?? '';
+    if (applySelectionOption(inv, opt.key, value, scan, host)) continue;
     switch (opt.key) {
       case 'n': inv.numeric = true; break;
       case 'r': inv.resolve = true; break;
@@ -299,54 +380,8 @@ export function parseCommandLine(argv: readonly string[], host: ArgsHost = syste
       case 'T': inv.threads++; break;
       case 'b': inv.showOptions = true; inv.bpf++; break;
       case 'E': inv.events = true; break;
-      case 'd': setDb(inv, DB.DCCP, true); break;
-      case 't': setDb(inv, DB.TCP, true); break;
-      case 'S': setDb(inv, DB.SCTP, true); break;
-      case 'u': setDb(inv, DB.UDP, true); break;
-      case 'w': setDb(inv, DB.RAW, true); break;
-      case 'M': setDb(inv, DB.MPTCP, true); break;
-      case 'x': setFamily(inv, AF.UNIX); break;
-      case 'vsock': setFamily(inv, AF.VSOCK); break;
-      case 'tipc': setFamily(inv, AF.TIPC); break;
-      case 'xdp': setFamily(inv, AF.XDP); break;
-      case '4': setFamily(inv, AF.INET); break;
-      case '6': setFamily(inv, AF.INET6); break;
-      case '0': setFamily(inv, AF.PACKET); break;
-      case 'a': inv.stateFilter = SS_ALL; break;
-      case 'l': inv.stateFilter = (1 << SS_STATE.LISTEN) | (1 << SS_STATE.CLOSE); break;
-      case 'B': inv.stateFilter = 1 << SS_STATE.BOUND_INACTIVE; break;
-      case 'f': {
-        if (value === 'help') throw new CliExit(0, '', false, usageText());
-        const af = Object.prototype.hasOwnProperty.call(FAMILY_NAMES, value) ? FAMILY_NAMES[value] : undefined;
-        if (af === undefined) throw new CliExit(255, `sockdiag: "${value}" is invalid family\n`, true);
-        setFamily(inv, af);
-        break;
-      }
-      case 'A': {
-        if (!sawQuery) {
-          inv.dbs = 0;
-          inv.stateFilter = inv.stateFilter || SS_CONN;
-          sawQuery = true;
-          inv.doDefault = false;
-        }
-        for (const item of value.split(',')) {
-          if (!applyQuery(inv, item)) throw new CliExit(255, `sockdiag: "${item}" is illegal socket table id\n`, true);
-        }
-        break;
-      }
       case 's': inv.summary = true; break;
       case 'D': inv.dumpFile = value; break;
-      case 'F': {
-        if (sawFilterFile) throw new CliExit(255, 'More than one filter file\n');
-        sawFilterFile = true;
-        try {
-          // ss takes any word starting with '-' as stdin.
-          inv.filterText = host.readFilterFile(value.startsWith('-') ? '-' : value);
-        } catch (err) {
-          throw new CliExit(255, `fopen filter file: ${strerror(err)}\n`);
-        }
-        break;
-      }
       case 'v':
       case 'V':
         throw new CliExit(0, '', false, host.version());
@@ -356,12 +391,6 @@ export function parseCommandLine(argv: readonly string[], host: ArgsHost = syste
         if (!host.selinuxEnabled()) throw new CliExit(1, 'sockdiag: SELinux is not enabled.\n');
         inv.processContext = true;
         break;
-      case 'N': {
-        const problem = host.checkNetns(value);
-        if (problem !== undefined) throw new CliExit(1, `${problem}\n`);
-        inv.netns = value;
-        break;
-      }
       case 'tipcinfo': inv.tipcinfo = true; break;
       case 'tos': inv.tos = true; break;
       case 'cgroup': inv.cgroup = true; break;

@@ -14,8 +14,7 @@ import type { ListOptions } from '../api/options';
 import type { Engine } from '../engine';
 import type { Socket } from '../diag/socket';
 import type { InetExtension } from '../diag/inet';
-import type { Filter, FilterExpr } from '../filter/ast';
-import { parseFilterWords } from '../filter/parse';
+import type { Filter } from '../filter/ast';
 import { FilterError, formatFilterError } from '../filter/errors';
 import { interfaceIndexes } from '../filter/resolve';
 import { NotSupportedError } from '../errors';
@@ -25,10 +24,9 @@ import { writeInetMessageRow, writeRow, FormatOptions } from './format';
 import { cgroupPathResolver, prepareFormat } from './details';
 import { TableRenderer } from './table';
 import { CliExit, Invocation, parseCommandLine, strerror, usageText } from './args';
-import { resolveSelection, Selection, stateNames, typeSelected } from './select';
+import { checkDevices, resolveSelection, Selection, selectionFilter, stateNames, typeSelected } from './select';
 import { AF } from './tables';
 import { JsonWriter } from './json';
-import type { HostFamily } from '../filter/ast';
 import type { ProtocolName } from '../diag/constants';
 import { createWriteStream, WriteStream } from 'node:fs';
 
@@ -63,55 +61,6 @@ function stdoutOutput(): Output {
     // Files and pipes are written synchronously on Linux; a write that did not complete is queued.
     flushed: () => process.stdout.writableLength === 0,
   };
-}
-
-const PREFERRED_HOST_FAMILY: Readonly<Record<number, HostFamily>> = {
-  [AF.INET]: 'inet', [AF.INET6]: 'inet6', [AF.UNIX]: 'unix', [AF.PACKET]: 'link', [AF.NETLINK]: 'netlink', [AF.VSOCK]: 'vsock',
-};
-
-/**
- * The filter expression: the words after the state words, then the lines of the -F file
- * (ss skips lines starting with '#' or '0'). State words are only recognised before the
- * expression on the command line; elsewhere ss takes them for a host and fails.
- */
-function readFilter(inv: Invocation, sel: Selection): Filter | undefined {
-  const words = [...sel.expressionWords];
-  if (inv.filterText !== undefined) {
-    for (const line of inv.filterText.split('\n')) {
-      if (line.startsWith('#') || line.startsWith('0') || line.trim() === '') continue;
-      words.push(line);
-    }
-  }
-  if (words.length === 0) return undefined;
-  if (words[0] === 'state' || words[0] === 'exclude' || words[0] === 'excl') {
-    throw new CliExit(1, `Error: an inet prefix is expected rather than "${words[0]}".\nCannot parse dst/src address.\n`);
-  }
-  const family = PREFERRED_HOST_FAMILY[sel.preferredFamily];
-  try {
-    const f = parseFilterWords(words, family === undefined ? {} : { family });
-    return f.expr === undefined ? undefined : { states: [], expr: f.expr };
-  } catch (err) {
-    if (err instanceof FilterError) throw new CliExit(err.exitStatus, `${formatFilterError(err)}\n`);
-    throw err;
-  }
-}
-
-/** Device names of the expression (`dev NAME`, `src link:…:NAME`). */
-function deviceNames(e: FilterExpr, out: Set<string>): Set<string> {
-  if (e.kind === 'and' || e.kind === 'or') e.items.forEach((i) => deviceNames(i, out));
-  else if (e.kind === 'not') deviceNames(e.item, out);
-  else if (e.kind === 'dev' && typeof e.device === 'string') out.add(e.device);
-  else if (e.kind === 'host' && e.host.family === 'link' && typeof e.host.device === 'string') out.add(e.host.device);
-  return out;
-}
-
-/** ss resolves device names while it parses the filter and stops (status 1) at an unknown one. */
-async function checkDevices(inv: Invocation, filter: Filter | undefined): Promise<void> {
-  if (!filter?.expr) return;
-  const names = deviceNames(filter.expr, new Set());
-  if (names.size === 0) return;
-  const known = await interfaceIndexes(inv.netns === undefined ? undefined : `/var/run/netns/${inv.netns}`);
-  for (const name of names) if (!known.has(name)) throw new CliExit(1, 'Cannot parse device.\n');
 }
 
 /** The inet extensions ss asks for with these options. */
@@ -427,8 +376,8 @@ export async function run(
       await dumpRaw(inv, sel, out);
       return 0;
     }
-    const filter = readFilter(inv, sel);
-    await checkDevices(inv, filter);
+    const filter = selectionFilter(inv, sel);
+    await checkDevices(inv.netns, filter);
     if (inv.events) await followEvents(inv, sel, out);
     else if (inv.kill) await killSockets(inv, sel, filter, out);
     else if (inv.json) await printJson(inv, sel, filter, out);

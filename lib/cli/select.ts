@@ -5,6 +5,10 @@
  * @module
  */
 import type { SocketState } from '../diag/constants';
+import type { Filter, FilterExpr, HostFamily } from '../filter/ast';
+import { parseFilterWords } from '../filter/parse';
+import { FilterError, formatFilterError } from '../filter/errors';
+import { interfaceIndexes } from '../filter/resolve';
 import { STATE_NAMES } from '../diag/constants';
 import { CliExit, Invocation, QUERY_NAMES } from './args';
 import { AF, AF_DBS, DB, DB_COUNT, DB_FAMILIES, DEFAULT_DB_STATES, PRINT_ORDER, SS_ALL, SS_CONN, SS_STATE, ShownTable, dbBit } from './tables';
@@ -169,4 +173,53 @@ export function typeSelected(protocol: string, type: string | undefined, dbs: nu
     default:
       return true;
   }
+}
+
+const PREFERRED_HOST_FAMILY: Readonly<Record<number, HostFamily>> = {
+  [AF.INET]: 'inet', [AF.INET6]: 'inet6', [AF.UNIX]: 'unix', [AF.PACKET]: 'link', [AF.NETLINK]: 'netlink', [AF.VSOCK]: 'vsock',
+};
+
+/**
+ * The filter expression: the words after the state words, then the lines of the -F file
+ * (ss skips lines starting with '#' or '0'). State words are only recognised before the
+ * expression on the command line; elsewhere ss takes them for a host and fails.
+ */
+export function selectionFilter(inv: Invocation, sel: Selection): Filter | undefined {
+  const words = [...sel.expressionWords];
+  if (inv.filterText !== undefined) {
+    for (const line of inv.filterText.split('\n')) {
+      if (line.startsWith('#') || line.startsWith('0') || line.trim() === '') continue;
+      words.push(line);
+    }
+  }
+  if (words.length === 0) return undefined;
+  if (words[0] === 'state' || words[0] === 'exclude' || words[0] === 'excl') {
+    throw new CliExit(1, `Error: an inet prefix is expected rather than "${words[0]}".\nCannot parse dst/src address.\n`);
+  }
+  const family = PREFERRED_HOST_FAMILY[sel.preferredFamily];
+  try {
+    const f = parseFilterWords(words, family === undefined ? {} : { family });
+    return f.expr === undefined ? undefined : { states: [], expr: f.expr };
+  } catch (err) {
+    if (err instanceof FilterError) throw new CliExit(err.exitStatus, `${formatFilterError(err)}\n`);
+    throw err;
+  }
+}
+
+/** Device names of the expression (`dev NAME`, `src link:…:NAME`). */
+function deviceNames(e: FilterExpr, out: Set<string>): Set<string> {
+  if (e.kind === 'and' || e.kind === 'or') e.items.forEach((i) => deviceNames(i, out));
+  else if (e.kind === 'not') deviceNames(e.item, out);
+  else if (e.kind === 'dev' && typeof e.device === 'string') out.add(e.device);
+  else if (e.kind === 'host' && e.host.family === 'link' && typeof e.host.device === 'string') out.add(e.host.device);
+  return out;
+}
+
+/** ss resolves device names while it parses the filter and stops (status 1) at an unknown one; `netns` is a name under /var/run/netns. */
+export async function checkDevices(netns: string | undefined, filter: Filter | undefined): Promise<void> {
+  if (!filter?.expr) return;
+  const names = deviceNames(filter.expr, new Set());
+  if (names.size === 0) return;
+  const known = await interfaceIndexes(netns === undefined ? undefined : `/var/run/netns/${netns}`);
+  for (const name of names) if (!known.has(name)) throw new CliExit(1, 'Cannot parse device.\n');
 }

@@ -3,7 +3,7 @@
  * family option brings, and the order in which ss prints the tables.
  * @module
  */
-import type { ProtocolName } from '../diag/constants';
+import type { ProtocolName, SocketState } from '../diag/constants';
 
 /** ss's table numbers (bit positions in a table mask). */
 export const DB = {
@@ -115,3 +115,21 @@ export const PRINT_ORDER: readonly ShownTable[] = [
   { protocol: 'xdp', dbs: dbBit(DB.XDP) },
   { protocol: 'mptcp', dbs: dbBit(DB.MPTCP) },
 ];
+
+/** ss's upper-case state names. */
+export const STATE_LABELS: Readonly<Record<SocketState, string>> = {
+  unknown: 'UNKNOWN',
+  established: 'ESTAB',
+  'syn-sent': 'SYN-SENT',
+  'syn-recv': 'SYN-RECV',
+  'fin-wait-1': 'FIN-WAIT-1',
+  'fin-wait-2': 'FIN-WAIT-2',
+  'time-wait': 'TIME-WAIT',
+  closed: 'UNCONN',
+  'close-wait': 'CLOSE-WAIT',
+  'last-ack': 'LAST-ACK',
+  listening: 'LISTEN',
+  closing: 'CLOSING',
+  'new-syn-recv': 'NEW-SYN-RECV',
+  'bound-inactive': 'BOUND-INACTIVE',
+};
