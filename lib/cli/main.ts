@@ -253,7 +253,7 @@ async function printJson(inv: Invocation, sel: Selection, filter: Filter | undef
 }
 
 /** -K: kill what the listing selects (inet sockets only, as ss), then print what was closed. */
-async function killSockets(inv: Invocation, sel: Selection, filter: Filter | undefined, out: Output): Promise<void> {
+async function killSockets(inv: Invocation, sel: Selection, filter: Filter | undefined, out: Output, err: Pick<Output, 'write'>): Promise<void> {
   const fmt = formatOptions(inv, sel);
   const pending: Array<Promise<void>> = [];
   const table = inv.json ? undefined : renderer(inv, sel, out, pending);
@@ -265,14 +265,14 @@ async function killSockets(inv: Invocation, sel: Selection, filter: Filter | und
     let result;
     try {
       result = await loadDestroy().destroySockets(opts);
-    } catch (err) {
-      if (err instanceof NotSupportedError) continue;
-      throw err;
+    } catch (e) {
+      if (e instanceof NotSupportedError) continue;
+      throw e;
     }
     for (const r of result.results) {
       // ss prints what it closed and silently skips what was gone or cannot be closed.
       if (r.outcome !== 'destroyed' && r.outcome !== 'lingering') {
-        if (r.error && r.error.code !== 'ENOENT' && r.error.code !== 'EOPNOTSUPP') process.stderr.write(`SOCK_DESTROY answers: ${r.error.message}\n`);
+        if (r.error && r.error.code !== 'ENOENT' && r.error.code !== 'EOPNOTSUPP') await err.write(`SOCK_DESTROY answers: ${r.error.message}\n`);
         continue;
       }
       if (writer) await writer.item(r.socket);
@@ -285,7 +285,7 @@ async function killSockets(inv: Invocation, sel: Selection, filter: Filter | und
 }
 
 /** -E: print sockets as they are destroyed, until interrupted. */
-async function followEvents(inv: Invocation, sel: Selection, out: Output): Promise<void> {
+async function followEvents(inv: Invocation, sel: Selection, out: Output, err: Pick<Output, 'write'>): Promise<void> {
   const protocols: ('tcp' | 'udp')[] = [];
   if (sel.tables.some((t) => t.protocol === 'tcp')) protocols.push('tcp');
   if (sel.tables.some((t) => t.protocol === 'udp')) protocols.push('udp');
@@ -307,15 +307,15 @@ async function followEvents(inv: Invocation, sel: Selection, out: Output): Promi
         continue;
       }
       if (ev.type !== 'destroy') {
-        process.stderr.write(`sockdiag: events lost (${ev.lost ?? 'unknown number'})\n`);
+        await err.write(`sockdiag: events lost (${ev.lost ?? 'unknown number'})\n`);
         continue;
       }
       addRow(table!, ev.socket, fmt);
       table!.flush();
       await Promise.all(pending.splice(0));
     }
-  } catch (err) {
-    if (!controller.signal.aborted) throw err;
+  } catch (e) {
+    if (!controller.signal.aborted) throw e;
   } finally {
     watch.close();
     process.removeListener('SIGINT', stop);
@@ -378,8 +378,8 @@ export async function run(
     }
     const filter = selectionFilter(inv, sel);
     await checkDevices(inv.netns, filter);
-    if (inv.events) await followEvents(inv, sel, out);
-    else if (inv.kill) await killSockets(inv, sel, filter, out);
+    if (inv.events) await followEvents(inv, sel, out, err);
+    else if (inv.kill) await killSockets(inv, sel, filter, out, err);
     else if (inv.json) await printJson(inv, sel, filter, out);
     else await printTables(inv, sel, filter, out);
     return 0;

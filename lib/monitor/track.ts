@@ -388,7 +388,9 @@ class Tracker implements SocketTracker {
     const protocols = (this.#opts.protocols ?? WATCHABLE).filter((p): p is 'tcp' | 'udp' => p === 'tcp' || p === 'udp');
     if (protocols.length === 0) return;
     try {
+      // The tracker's engine opens the event socket too (its channels: a fake kernel in tests).
       this.#watch = watchSockets({
+        ...(this.#opts.engine === undefined ? {} : { engine: this.#opts.engine }),
         ...(this.#opts.netns === undefined ? {} : { netns: this.#opts.netns }),
         protocols,
         ...(this.#opts.families === undefined ? {} : { families: this.#opts.families }),

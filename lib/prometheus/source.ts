@@ -7,6 +7,7 @@
 import type { NetnsRef } from '../netlink/channel';
 import type { ProtocolName } from '../diag/constants';
 import { ALL_PROTOCOLS } from '../diag/families';
+import { engineOf, type Engine } from '../engine';
 import { takeSnapshot, type SocketSnapshot, type SnapshotOptions } from './snapshot';
 
 /** Namespaces dumped at once by one collection. */
@@ -39,6 +40,8 @@ export interface SourceOptions {
   timeoutMs?: number;
   /** Called with each failed dump (the failure is also counted, and the namespace's series are left out). */
   onError?: (error: unknown, netns: NetnsRef | undefined) => void;
+  /** The engine the dumps run on (default: the shared one); see `ListOptions.engine`. */
+  engine?: Engine;
 }
 
 /** One namespace of a collection. */
@@ -152,6 +155,7 @@ export class SnapshotSource {
     if (o.maxListeners !== undefined) snapOpts.maxListeners = o.maxListeners;
     if (o.perProcess !== undefined) snapOpts.perProcess = o.perProcess;
     if (o.maxProcesses !== undefined) snapOpts.maxProcesses = o.maxProcesses;
+    if (o.engine !== undefined) snapOpts.engine = o.engine;
     h.dumps++;
     const t0 = process.hrtime.bigint();
     try {
@@ -213,4 +217,5 @@ function validate(opts: SourceOptions): void {
     for (const p of opts.protocols) if (!ALL_PROTOCOLS.includes(p)) throw new TypeError(`unknown protocol: ${String(p)}`);
   }
   if (opts.onError !== undefined && typeof opts.onError !== 'function') throw new TypeError('onError must be a function');
+  if (opts.engine !== undefined) engineOf(opts); // a TypeError for anything but an Engine
 }
