@@ -10,6 +10,7 @@
  * @module
  */
 import { cgroupPathResolver } from '../system/cgroups';
+import { AF } from '../diag/constants';
 import type { Socket } from '../diag/socket';
 import type { InetSocket } from '../diag/inet';
 import type { MptcpInfo } from '../diag/inet/mptcp-info';
@@ -136,7 +137,7 @@ function escapeKey(key: Buffer): string {
 }
 
 function md5Key(k: TcpDiagMd5sig, o: FormatOptions): string {
-  const v6 = k.family === 10;
+  const v6 = k.family === AF.INET6;
   const raw = v6 ? formatIPv6(k.addr, 0) : formatIPv4(k.addr, 0);
   const host = o.hostNames?.get(raw) ?? raw;
   return `${host}/${k.prefixlen}=${escapeKey(k.key.subarray(0, Math.min(k.keylen, k.key.length)))}`;

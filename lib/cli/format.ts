@@ -16,7 +16,7 @@ import { bindSocket, reply, writeInetDetails, type MessageDecode } from './inet-
 import { formatIPv4, formatIPv6 } from '../diag/inet/address';
 import { inetDiagMsg } from '../diag/inet/structs';
 import { checkMessage, type FamilyCheck } from '../netlink/fixed-message';
-import { AF } from '../diag/constants';
+import { AF, stateColumn } from '../diag/constants';
 import { ipProtocolName, linkProtocolName, netlinkProtocolName, serviceByPort } from './names';
 import { ownPortRange } from '../system/sysctl';
 import { readFileSync } from 'node:fs';
@@ -77,23 +77,8 @@ export interface FormatOptions {
 const INET_MSG_SIZE = inetDiagMsg.size;
 const INET_FAMILY: FamilyCheck = { offset: inetDiagMsg.fields.find((f) => f.name === 'family')!.offset, af: [AF.INET, AF.INET6], names: ['idiag_family', 'AF_INET or AF_INET6'] };
 
-/** ss's upper-case state names. */
-export const STATE_LABELS: Readonly<Record<SocketState, string>> = {
-  unknown: 'UNKNOWN',
-  established: 'ESTAB',
-  'syn-sent': 'SYN-SENT',
-  'syn-recv': 'SYN-RECV',
-  'fin-wait-1': 'FIN-WAIT-1',
-  'fin-wait-2': 'FIN-WAIT-2',
-  'time-wait': 'TIME-WAIT',
-  closed: 'UNCONN',
-  'close-wait': 'CLOSE-WAIT',
-  'last-ack': 'LAST-ACK',
-  listening: 'LISTEN',
-  closing: 'CLOSING',
-  'new-syn-recv': 'NEW-SYN-RECV',
-  'bound-inactive': 'BOUND-INACTIVE',
-};
+/** ss's upper-case state names (the `ss` column of the state table). */
+export const STATE_LABELS: Readonly<Record<SocketState, string>> = stateColumn('ss');
 
 /** ss's proto_name for inet sockets; raw sockets show their INET_DIAG_PROTOCOL, if any. */
 function inetNetid(s: InetSocket): string {

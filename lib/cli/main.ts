@@ -19,7 +19,8 @@ import { FilterError, formatFilterError } from '../filter/errors';
 import { interfaceIndexes } from '../system/links';
 import { cgroupPathResolver } from '../system/cgroups';
 import { NotSupportedError } from '../errors';
-import { SOCK_DIAG_BY_FAMILY } from '../diag/constants';
+import { AF, SOCK_DIAG_BY_FAMILY } from '../diag/constants';
+import { socketKind } from '../diag/registry';
 import type { InetProtocolName } from '../diag/inet';
 import { eachReply } from './replies';
 import { writeInetMessageRow, writeRow, FormatOptions } from './format';
@@ -27,7 +28,6 @@ import { prepareFormat } from './details';
 import { TableRenderer } from './table';
 import { CliExit, Invocation, parseCommandLine, strerror, usageText } from './args';
 import { resolveSelection, Selection, stateNames, typeSelected } from './select';
-import { AF } from './tables';
 import { JsonWriter } from './json';
 import type { HostFamily } from '../filter/ast';
 import type { ProtocolName } from '../diag/constants';
@@ -140,7 +140,8 @@ function listOptions(inv: Invocation, sel: Selection, protocol: ProtocolName, fi
   return opts;
 }
 
-const INET_PROTOCOLS = new Set<string>(['tcp', 'udp', 'raw', 'mptcp', 'sctp', 'dccp']);
+/** Whether a kind is an inet protocol. */
+const isInet = (protocol: ProtocolName): boolean => socketKind(protocol).family === 'inet';
 
 /**
  * Calls `each` for the sockets of one table as ss shows them: only the socket types of the
@@ -221,7 +222,7 @@ function formatOptions(inv: Invocation, sel: Selection): FormatOptions {
 
 /** Interface names of the listed namespace (for `%dev` and packet devices), when a table may need them. */
 async function interfaceNames(inv: Invocation, sel: Selection): Promise<Map<number, string> | undefined> {
-  if (!sel.tables.some((t) => INET_PROTOCOLS.has(t.protocol) || t.protocol === 'packet' || t.protocol === 'xdp')) return undefined;
+  if (!sel.tables.some((t) => isInet(t.protocol) || t.protocol === 'packet' || t.protocol === 'xdp')) return undefined;
   try {
     const byName = await interfaceIndexes(inv.netns === undefined ? undefined : `/var/run/netns/${inv.netns}`);
     return new Map([...byName].map(([name, index]) => [index, name]));
@@ -279,7 +280,7 @@ async function printTables(inv: Invocation, sel: Selection, filter: Filter | und
   const table = renderer(inv, sel, out, pending);
   for (const t of sel.tables) {
     const opts = listOptions(inv, sel, t.protocol, filter, false);
-    if (INET_PROTOCOLS.has(t.protocol) && !inv.resolve && opts.processes === undefined) {
+    if (isInet(t.protocol) && !inv.resolve && opts.processes === undefined) {
       await printInetReplies(opts, table, fmt, pending);
     } else if (inv.resolve) {
       // -r needs host names looked up (asynchronously) before the rows are formatted.
@@ -317,7 +318,7 @@ async function killSockets(inv: Invocation, sel: Selection, filter: Filter | und
   const writer = inv.json ? new JsonWriter(inv.json, out) : undefined;
   await writer?.begin();
   for (const t of sel.tables) {
-    if (!INET_PROTOCOLS.has(t.protocol)) continue;
+    if (!isInet(t.protocol)) continue;
     const opts = listOptions(inv, sel, t.protocol, filter, inv.json !== undefined);
     let result;
     try {

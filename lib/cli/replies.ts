@@ -10,7 +10,7 @@
  */
 import { openChannel, prepareListing, skippable, type Listing } from '../api/list';
 import type { ListingStats, ListOptions } from '../api/options';
-import type { DumpPlan } from '../diag/families';
+import type { DumpPlan } from '../diag/registry';
 import type { ProtocolName } from '../diag/constants';
 import { matchesFilter } from '../filter/evaluate';
 import { readDumpBatch, sendRequest, visitReplies, type Channel, type DumpStats } from '../netlink/channel';

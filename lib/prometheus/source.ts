@@ -6,7 +6,7 @@
  */
 import type { NetnsRef } from '../netlink/channel';
 import type { ProtocolName } from '../diag/constants';
-import { ALL_PROTOCOLS } from '../diag/families';
+import { ALL_PROTOCOLS } from '../diag/registry';
 import { takeSnapshot, type SocketSnapshot, type SnapshotOptions } from './snapshot';
 
 /** Namespaces dumped at once by one collection. */
