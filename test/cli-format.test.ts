@@ -6,7 +6,8 @@
  */
 import { formatBitRate, formatFixed, formatG, formatMicrosAsMs, formatTimer, hexAlt } from '../lib/cli/units';
 import { formatRow, netid, FormatOptions } from '../lib/cli/format';
-import { cgroupPathResolver, usersText, skmemText } from '../lib/cli/details';
+import { usersText, skmemText } from '../lib/cli/details';
+import { cgroupPathResolver } from '../lib/system/cgroups';
 import { linkProtocolName, netlinkProtocolName, serviceByPort } from '../lib/cli/names';
 import { decodeInetMessage, encodeInetMessage, InetMessageInput, InetSocket, TcpInfo, MptcpInfo } from '../lib/diag/inet';
 import type { Socket } from '../lib/diag/socket';

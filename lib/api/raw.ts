@@ -17,18 +17,13 @@ import { NLMSG, NLM_F, NLMSG_HDRLEN, forEachMessage, decodeStatus } from '../net
 import { NLA_HDRLEN, findAttribute } from '../netlink/attributes';
 import { DecodeError } from '../errors';
 import { AF, IPPROTO, ProtocolName, SOCK_DIAG_BY_FAMILY } from '../diag/constants';
-import type { DumpPlan } from '../diag/families';
+import type { DumpPlan } from '../diag/registry';
 import { decodeInetMessage, inetDiagAttributes, inetDiagMsg, INET_PROTOCOLS, InetProtocolName } from '../diag/inet';
-import { decodeUnixMessage } from '../diag/unix';
-import { decodePacketMessage } from '../diag/packet';
-import { decodeNetlinkMessage } from '../diag/netlink';
-import { decodeVsockMessage } from '../diag/vsock';
-import { decodeTipcMessage } from '../diag/tipc';
-import { decodeXdpMessage } from '../diag/xdp';
 import type { Socket } from '../diag/socket';
 import type { ListOptions, ListingStats } from './options';
 import type { SocketList } from './list';
-import { newEngineStats, rawDatagrams, rawSequence, RAW_SEQ_TAG, NON_INET, type EngineStats } from '../engine';
+import { newEngineStats, rawDatagrams, rawSequence, RAW_SEQ_TAG, type EngineStats } from '../engine';
+import { kindOfFamily, kindOfRawTag } from '../diag/registry';
 
 export { RAW_SEQ_TAG, rawSequence };
 
@@ -87,7 +82,6 @@ export interface DecodeDumpOptions {
 
 const MSG_SIZE = inetDiagMsg.size;
 const INET_DIAG_PROTOCOL = inetDiagAttributes.byName.get('protocolNumber')!.type;
-const KNOWN_INET = new Set<number>(Object.values(INET_PROTOCOLS));
 
 /** INET_DIAG_PROTOCOL of a message, or -1; a malformed attribute list is left to the decoder to report. */
 function protocolAttribute(b: Buffer, off: number, end: number): number {
@@ -97,23 +91,12 @@ function protocolAttribute(b: Buffer, off: number, end: number): number {
 
 type Decoder = (b: Buffer, off: number, len: number) => Socket | undefined;
 
-const DECODERS_BY_FAMILY: Readonly<Record<number, Decoder>> = {
-  [AF.UNIX]: decodeUnixMessage,
-  [AF.PACKET]: decodePacketMessage,
-  [AF.NETLINK]: decodeNetlinkMessage,
-  [AF.VSOCK]: decodeVsockMessage,
-  [AF.TIPC]: decodeTipcMessage,
-  [AF.XDP]: decodeXdpMessage,
-};
-
 /** Decodes one data message of a dump file (header at `off`). */
 function decodeMessage(b: Buffer, off: number, len: number, type: number, seq: number, hint: number): Socket | undefined {
   const tag = seq >>> 16 === RAW_SEQ_TAG ? seq & 0xffff : -1;
   // TIPC replies have no family byte: only the tag can say what they are.
-  if (tag >= 0 && tag & NON_INET) {
-    const decode = DECODERS_BY_FAMILY[tag & ~NON_INET];
-    if (decode !== undefined) return decode(b, off, len);
-  }
+  const tagged = tag >= 0 ? kindOfRawTag(tag) : undefined;
+  if (tagged !== undefined && tagged.family !== 'inet') return tagged.codec().decode(b, off, len);
   if (len < NLMSG_HDRLEN + 1) throw new DecodeError(`sock_diag reply of ${len} bytes has no family`, off, 'sock_diag');
   const af = b[off + NLMSG_HDRLEN];
   if (af === AF.INET || af === AF.INET6) {
@@ -123,11 +106,11 @@ function decodeMessage(b: Buffer, off: number, len: number, type: number, seq: n
     else {
       const end = off + len;
       protocol = end - off >= NLMSG_HDRLEN + MSG_SIZE ? protocolAttribute(b, off + NLMSG_HDRLEN + MSG_SIZE, end) : -1;
-      if (protocol < 0) protocol = tag >= 0 && KNOWN_INET.has(tag) ? tag : hint;
+      if (protocol < 0) protocol = tagged?.family === 'inet' ? tag : hint;
     }
     return decodeInetMessage(b, off, len, protocol) as Socket;
   }
-  const decode = DECODERS_BY_FAMILY[af];
+  const decode = kindOfFamily(af)?.codec().decode;
   if (decode === undefined) throw new DecodeError(`address family ${af} has no sock_diag decoder`, off + NLMSG_HDRLEN, 'sock_diag');
   return decode(b, off, len);
 }

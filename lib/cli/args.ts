@@ -8,7 +8,9 @@
 import type { Engine } from '../engine';
 import { openSync, closeSync, readFileSync } from 'node:fs';
 import { GetoptError, LongOption, OptionScanner } from './getopt';
-import { AF, DB, DEFAULT_AF_STATES, DEFAULT_DB_STATES, SS_ALL, SS_CONN, SS_STATE, dbBit } from './tables';
+import { AF } from '../diag/constants';
+import { SOCKET_KINDS } from '../diag/registry';
+import { DEFAULT_AF_STATES, DEFAULT_DB_STATES, SS_ALL, SS_CONN, db, dbBit, stateBit } from './tables';
 
 /**
  * A command line that ends the program before any listing: what to print where, and the
@@ -191,37 +193,25 @@ const FAMILY_NAMES: Readonly<Record<string, number>> = {
   inet: AF.INET, inet6: AF.INET6, link: AF.PACKET, unix: AF.UNIX, netlink: AF.NETLINK, tipc: AF.TIPC, vsock: AF.VSOCK, xdp: AF.XDP,
 };
 
-/** `-A` names and the tables each stands for, as ss's table. */
-export const QUERY_NAMES: Readonly<Record<string, readonly number[]>> = {
-  all: [DB.UDP, DB.DCCP, DB.TCP, DB.MPTCP, DB.RAW, DB.UNIX_ST, DB.UNIX_DG, DB.UNIX_SQ, DB.PACKET_R, DB.PACKET_DG, DB.NETLINK, DB.SCTP, DB.VSOCK_ST, DB.VSOCK_DG, DB.XDP],
-  inet: [DB.UDP, DB.DCCP, DB.TCP, DB.MPTCP, DB.SCTP, DB.RAW],
-  udp: [DB.UDP],
-  dccp: [DB.DCCP],
-  tcp: [DB.TCP],
-  mptcp: [DB.MPTCP],
-  sctp: [DB.SCTP],
-  raw: [DB.RAW],
-  unix: [DB.UNIX_ST, DB.UNIX_DG, DB.UNIX_SQ],
-  unix_stream: [DB.UNIX_ST],
-  u_str: [DB.UNIX_ST],
-  unix_dgram: [DB.UNIX_DG],
-  u_dgr: [DB.UNIX_DG],
-  unix_seqpacket: [DB.UNIX_SQ],
-  u_seq: [DB.UNIX_SQ],
-  packet: [DB.PACKET_R, DB.PACKET_DG],
-  packet_raw: [DB.PACKET_R],
-  p_raw: [DB.PACKET_R],
-  packet_dgram: [DB.PACKET_DG],
-  p_dgr: [DB.PACKET_DG],
-  netlink: [DB.NETLINK],
-  tipc: [DB.TIPC],
-  vsock: [DB.VSOCK_ST, DB.VSOCK_DG],
-  vsock_stream: [DB.VSOCK_ST],
-  v_str: [DB.VSOCK_ST],
-  vsock_dgram: [DB.VSOCK_DG],
-  v_dgr: [DB.VSOCK_DG],
-  xdp: [DB.XDP],
-};
+/**
+ * `-A` names and the tables each stands for, as ss's table: `all`, `inet`, then each table by
+ * its name and its Netid, and each kind split into several tables (unix, packet, vsock) by
+ * the kind's name.
+ */
+export const QUERY_NAMES: Readonly<Record<string, readonly number[]>> = (() => {
+  const out: Record<string, number[]> = {
+    all: [db('udp'), db('dccp'), db('tcp'), db('mptcp'), db('raw'), db('unix_stream'), db('unix_dgram'), db('unix_seqpacket'), db('packet_raw'), db('packet_dgram'), db('netlink'), db('sctp'), db('vsock_stream'), db('vsock_dgram'), db('xdp')],
+    inet: [db('udp'), db('dccp'), db('tcp'), db('mptcp'), db('sctp'), db('raw')],
+  };
+  for (const k of SOCKET_KINDS) {
+    for (const t of k.ssTables) {
+      out[t.name] = [db(t.name)];
+      if (t.netid !== undefined) out[t.netid] = [db(t.name)];
+    }
+    if (k.ssTables.length > 1) out[k.protocol] = k.ssTables.map((t) => db(t.name));
+  }
+  return out;
+})();
 
 /** An invocation with nothing asked for yet (ss's defaults apply later, in resolveSelection). */
 export function newInvocation(): Invocation {
@@ -290,12 +280,12 @@ export interface SelectionScan {
  */
 export function applySelectionOption(inv: Invocation, key: string, value: string, scan: SelectionScan, host: ArgsHost): boolean {
   switch (key) {
-    case 'd': setDb(inv, DB.DCCP, true); break;
-    case 't': setDb(inv, DB.TCP, true); break;
-    case 'S': setDb(inv, DB.SCTP, true); break;
-    case 'u': setDb(inv, DB.UDP, true); break;
-    case 'w': setDb(inv, DB.RAW, true); break;
-    case 'M': setDb(inv, DB.MPTCP, true); break;
+    case 'd': setDb(inv, db('dccp'), true); break;
+    case 't': setDb(inv, db('tcp'), true); break;
+    case 'S': setDb(inv, db('sctp'), true); break;
+    case 'u': setDb(inv, db('udp'), true); break;
+    case 'w': setDb(inv, db('raw'), true); break;
+    case 'M': setDb(inv, db('mptcp'), true); break;
     case 'x': setFamily(inv, AF.UNIX); break;
     case 'vsock': setFamily(inv, AF.VSOCK); break;
     case 'tipc': setFamily(inv, AF.TIPC); break;
@@ -304,8 +294,8 @@ export function applySelectionOption(inv: Invocation, key: string, value: string
     case '6': setFamily(inv, AF.INET6); break;
     case '0': setFamily(inv, AF.PACKET); break;
     case 'a': inv.stateFilter = SS_ALL; break;
-    case 'l': inv.stateFilter = (1 << SS_STATE.LISTEN) | (1 << SS_STATE.CLOSE); break;
-    case 'B': inv.stateFilter = 1 << SS_STATE.BOUND_INACTIVE; break;
+    case 'l': inv.stateFilter = stateBit('listening') | stateBit('closed'); break;
+    case 'B': inv.stateFilter = stateBit('bound-inactive'); break;
     case 'f': {
       if (value === 'help') throw new CliExit(0, '', false, scan.usage());
       const af = Object.prototype.hasOwnProperty.call(FAMILY_NAMES, value) ? FAMILY_NAMES[value] : undefined;

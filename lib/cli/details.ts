@@ -9,8 +9,8 @@
  * what is printed is decided by the options, as ss decides it by what it asked for.
  * @module
  */
-import { readdirSync, statSync } from 'node:fs';
-import { cgroup2Mount } from '../proc/mounts';
+import { cgroupPathResolver } from '../system/cgroups';
+import { AF } from '../diag/constants';
 import type { Socket } from '../diag/socket';
 import type { InetSocket } from '../diag/inet';
 import type { MptcpInfo } from '../diag/inet/mptcp-info';
@@ -137,7 +137,7 @@ function escapeKey(key: Buffer): string {
 }
 
 function md5Key(k: TcpDiagMd5sig, o: FormatOptions): string {
-  const v6 = k.family === 10;
+  const v6 = k.family === AF.INET6;
   const raw = v6 ? formatIPv6(k.addr, 0) : formatIPv4(k.addr, 0);
   const host = o.hostNames?.get(raw) ?? raw;
   return `${host}/${k.prefixlen}=${escapeKey(k.key.subarray(0, Math.min(k.keylen, k.key.length)))}`;
@@ -351,59 +351,6 @@ let defaultResolver: ((id: bigint) => string) | undefined;
 function defaultCgroupPath(): (id: bigint) => string {
   defaultResolver ??= cgroupPathResolver();
   return defaultResolver;
-}
-
-/** Options of {@link cgroupPathResolver}. */
-export interface CgroupResolverOptions {
-  /**
-   * True when ss would have switched namespaces (`-N`): its netns_switch() mounts a fresh
-   * /sys, so a cgroup2 mount under /sys is gone for it and it prints `unreachable:ID`.
-   */
-  sysRemounted?: boolean;
-  /** The mount table to read (default /proc/self/mounts). */
-  mountsFile?: string;
-}
-
-/**
- * cgroup id → path as ss's cg_id_to_path prints it: relative to the first cgroup2 mount of
- * /proc/mounts (`/` for the root), walked once (a cgroup's id is its directory's inode
- * number); ids not found there, or no cgroup2 mount at all, give `unreachable:HEX`.
- */
-export function cgroupPathResolver(options: CgroupResolverOptions = {}): (id: bigint) => string {
-  const mount = cgroup2Mount({ mountsFile: options.mountsFile, skipSys: options.sysRemounted });
-  const paths = new Map<bigint, string>();
-  let walked = false;
-  const walk = (): void => {
-    walked = true;
-    if (mount === undefined) return;
-    const stack = [mount];
-    while (stack.length > 0) {
-      const dir = stack.pop() as string;
-      let ino: bigint;
-      try {
-        ino = statSync(dir, { bigint: true }).ino;
-      } catch {
-        continue;
-      }
-      const rel = dir.slice(mount.length) || '/';
-      if (!paths.has(ino)) paths.set(ino, rel);
-      let entries;
-      try {
-        entries = readdirSync(dir, { withFileTypes: true });
-      } catch {
-        continue;
-      }
-      for (const e of entries) if (e.isDirectory()) stack.push(`${dir === '/' ? '' : dir}/${e.name}`);
-    }
-  };
-  return (id: bigint): string => {
-    let p = paths.get(id);
-    if (p === undefined && !walked) {
-      walk();
-      p = paths.get(id);
-    }
-    return p ?? `unreachable:${id.toString(16)}`;
-  };
 }
 
 /**

@@ -19,7 +19,7 @@ import { checkMessage, type FamilyCheck } from '../netlink/fixed-message';
 import { AF } from '../diag/constants';
 import { STATE_LABELS } from './tables';
 import { ipProtocolName, linkProtocolName, netlinkProtocolName, serviceByPort } from './names';
-import { ownPortRange } from '../proc/sysctl';
+import { ownPortRange } from '../system/sysctl';
 import { readFileSync } from 'node:fs';
 
 /** What the row formatter needs from the command line. Flags not given are off. */

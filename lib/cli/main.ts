@@ -16,16 +16,18 @@ import type { Socket } from '../diag/socket';
 import type { InetExtension } from '../diag/inet';
 import type { Filter } from '../filter/ast';
 import { FilterError, formatFilterError } from '../filter/errors';
-import { interfaceIndexes } from '../filter/resolve';
+import { interfaceIndexes } from '../system/links';
+import { cgroupPathResolver } from '../system/cgroups';
 import { NotSupportedError } from '../errors';
+import { AF } from '../diag/constants';
+import { socketKind } from '../diag/registry';
 import type { InetProtocolName } from '../diag/inet';
 import { eachReply } from './replies';
 import { writeInetMessageRow, writeRow, FormatOptions } from './format';
-import { cgroupPathResolver, prepareFormat } from './details';
+import { prepareFormat } from './details';
 import { TableRenderer } from './table';
 import { CliExit, Invocation, parseCommandLine, strerror, usageText } from './args';
 import { checkDevices, resolveSelection, Selection, selectionFilter, stateNames, typeSelected } from './select';
-import { AF } from './tables';
 import { JsonWriter } from './json';
 import type { ProtocolName } from '../diag/constants';
 import { createWriteStream, WriteStream } from 'node:fs';
@@ -87,7 +89,8 @@ function listOptions(inv: Invocation, sel: Selection, protocol: ProtocolName, fi
   return opts;
 }
 
-const INET_PROTOCOLS = new Set<string>(['tcp', 'udp', 'raw', 'mptcp', 'sctp', 'dccp']);
+/** Whether a kind is an inet protocol. */
+const isInet = (protocol: ProtocolName): boolean => socketKind(protocol).family === 'inet';
 
 /**
  * Calls `each` for the sockets of one table as ss shows them: only the socket types of the
@@ -164,7 +167,7 @@ function formatOptions(inv: Invocation, sel: Selection): FormatOptions {
 
 /** Interface names of the listed namespace (for `%dev` and packet devices), when a table may need them. */
 async function interfaceNames(inv: Invocation, sel: Selection): Promise<Map<number, string> | undefined> {
-  if (!sel.tables.some((t) => INET_PROTOCOLS.has(t.protocol) || t.protocol === 'packet' || t.protocol === 'xdp')) return undefined;
+  if (!sel.tables.some((t) => isInet(t.protocol) || t.protocol === 'packet' || t.protocol === 'xdp')) return undefined;
   try {
     const byName = await interfaceIndexes(inv.netns === undefined ? undefined : `/var/run/netns/${inv.netns}`);
     return new Map([...byName].map(([name, index]) => [index, name]));
@@ -222,7 +225,7 @@ async function printTables(inv: Invocation, sel: Selection, filter: Filter | und
   const table = renderer(inv, sel, out, pending);
   for (const t of sel.tables) {
     const opts = listOptions(inv, sel, t.protocol, filter, false);
-    if (INET_PROTOCOLS.has(t.protocol) && !inv.resolve && opts.processes === undefined) {
+    if (isInet(t.protocol) && !inv.resolve && opts.processes === undefined) {
       await printInetReplies(opts, table, fmt, pending);
     } else if (inv.resolve) {
       // -r needs host names looked up (asynchronously) before the rows are formatted.
@@ -260,7 +263,7 @@ async function killSockets(inv: Invocation, sel: Selection, filter: Filter | und
   const writer = inv.json ? new JsonWriter(inv.json, out) : undefined;
   await writer?.begin();
   for (const t of sel.tables) {
-    if (!INET_PROTOCOLS.has(t.protocol)) continue;
+    if (!isInet(t.protocol)) continue;
     const opts = listOptions(inv, sel, t.protocol, filter, inv.json !== undefined);
     let result;
     try {

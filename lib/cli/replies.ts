@@ -6,7 +6,7 @@
  * @module
  */
 import type { ListOptions } from '../api/options';
-import type { DumpPlan } from '../diag/families';
+import type { DumpPlan } from '../diag/registry';
 import type { ProtocolName } from '../diag/constants';
 import { engineOf, newEngineStats, runOptionsOf } from '../engine';
 

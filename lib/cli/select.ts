@@ -4,14 +4,16 @@
  * dumps, the states, and whether the Netid and State columns appear.
  * @module
  */
-import type { SocketState } from '../diag/constants';
-import type { Filter, FilterExpr, HostFamily } from '../filter/ast';
+import { AF, STATE_NAMES, type SocketState } from '../diag/constants';
+import { isProtocolName, socketKind } from '../diag/registry';
+import type { Filter, FilterExpr, HostFamily, StateWord } from '../filter/ast';
 import { parseFilterWords } from '../filter/parse';
 import { FilterError, formatFilterError } from '../filter/errors';
-import { interfaceIndexes } from '../filter/resolve';
-import { STATE_NAMES } from '../diag/constants';
+import { BadValue, stateWord } from '../filter/values';
+import { stateWordMask as filterWordMask } from '../filter/bytecode';
+import { interfaceIndexes } from '../system/links';
 import { CliExit, Invocation, QUERY_NAMES } from './args';
-import { AF, AF_DBS, DB, DB_COUNT, DB_FAMILIES, DEFAULT_DB_STATES, PRINT_ORDER, SS_ALL, SS_CONN, SS_STATE, ShownTable, dbBit } from './tables';
+import { AF_DBS, DB_COUNT, DB_FAMILIES, DEFAULT_DB_STATES, PRINT_ORDER, SS_ALL, SS_CONN, ShownTable, db, dbBit, stateBit } from './tables';
 
 /** The listing a command line selects. */
 export interface Selection {
@@ -35,36 +37,22 @@ export interface Selection {
   preferredFamily: number;
 }
 
-/** ss's state words, as its scan_state reads them (case-insensitive); undefined when unknown. */
+/**
+ * ss's state words, as its scan_state reads them (case-insensitive; the filter language's
+ * words and groups, which ss 6.1 limits to unknown … closing, bound-inactive aside);
+ * undefined when unknown.
+ */
 export function stateWordMask(word: string): number | undefined {
-  const w = word.toLowerCase();
-  const bit = (n: number): number => 1 << n;
-  switch (w) {
-    case 'close':
-    case 'closed':
-      return bit(SS_STATE.CLOSE);
-    case 'syn-rcv':
-      return bit(SS_STATE.SYN_RECV);
-    case 'all':
-      return SS_ALL;
-    case 'connected':
-      return SS_ALL & ~(bit(SS_STATE.CLOSE) | bit(SS_STATE.LISTEN));
-    case 'synchronized':
-      return SS_ALL & ~(bit(SS_STATE.CLOSE) | bit(SS_STATE.LISTEN) | bit(SS_STATE.SYN_SENT));
-    case 'bucket':
-      return bit(SS_STATE.SYN_RECV) | bit(SS_STATE.TIME_WAIT);
-    case 'big':
-      return SS_ALL & ~(bit(SS_STATE.SYN_RECV) | bit(SS_STATE.TIME_WAIT));
-    // From later ss versions (in its man page).
-    case 'bound-inactive':
-      return bit(SS_STATE.BOUND_INACTIVE);
-    default: {
-      const i = STATE_WORDS.indexOf(w);
-      return i < 0 ? undefined : bit(i);
-    }
+  let w: StateWord;
+  try {
+    w = stateWord(word);
+  } catch (err) {
+    if (err instanceof BadValue) return undefined;
+    throw err;
   }
+  const mask = filterWordMask(w);
+  return w === 'bound-inactive' ? mask : mask & SS_ALL;
 }
-const STATE_WORDS = ['unknown', 'established', 'syn-sent', 'syn-recv', 'fin-wait-1', 'fin-wait-2', 'time-wait', 'unconnected', 'close-wait', 'last-ack', 'listening', 'closing'];
 
 /**
  * Applies the state words and ss's defaults to a parsed command line. Throws {@link CliExit}
@@ -115,25 +103,14 @@ export function resolveSelection(inv: Invocation): Selection {
   if (states === 0) throw new CliExit(0, 'sockdiag: no socket states to show with such filter.\n');
 
   const hasInet = families.has(AF.INET) || families.has(AF.INET6);
-  const closed = (states & (1 << SS_STATE.CLOSE)) !== 0;
+  const closed = (states & stateBit('closed')) !== 0;
   const tables = PRINT_ORDER.filter((t) => {
     if (!(t.dbs & dbs)) return false;
-    switch (t.protocol) {
-      case 'netlink':
-        return families.has(AF.NETLINK) && closed;
-      case 'packet':
-        return families.has(AF.PACKET) && closed;
-      case 'unix':
-        return families.has(AF.UNIX);
-      case 'vsock':
-        return families.has(AF.VSOCK);
-      case 'xdp':
-        return families.has(AF.XDP) && closed;
-      case 'tipc':
-        return true;
-      default:
-        return hasInet;
-    }
+    const kind = socketKind(t.protocol);
+    if (kind.family === 'inet') return hasInet;
+    // ss 6.1's tipc_show does not look at the families.
+    if (kind.family === 'tipc') return true;
+    return families.has(kind.af[0]) && (closed || !kind.stateless);
   }).map((t) => ({ protocol: t.protocol, dbs: t.dbs & dbs }));
   // ss dumps IPv4 then IPv6, or only the family of the last -4/-6/-f option when it is one of them.
   const dumped = inv.preferredFamily === AF.INET ? [AF.INET] : inv.preferredFamily === AF.INET6 ? [AF.INET6] : [AF.INET, AF.INET6];
@@ -154,7 +131,7 @@ export function resolveSelection(inv: Invocation): Selection {
 /** A state mask as the library's state names (a SYN-RECV request brings the kernel's NEW_SYN_RECV along). */
 export function stateNames(mask: number): SocketState[] {
   let m = mask;
-  if (m & (1 << SS_STATE.SYN_RECV)) m |= 1 << SS_STATE.NEW_SYN_RECV;
+  if (m & stateBit('syn-recv')) m |= stateBit('new-syn-recv');
   const names: SocketState[] = [];
   for (let i = 0; i < STATE_NAMES.length; i++) if (m & (1 << i)) names.push(STATE_NAMES[i]);
   return names;
@@ -162,17 +139,9 @@ export function stateNames(mask: number): SocketState[] {
 
 /** Whether a socket of this type (`stream`, `dgram`, …) is in one of the selected tables of its protocol. */
 export function typeSelected(protocol: string, type: string | undefined, dbs: number): boolean {
-  const want = (db: number): boolean => (dbs & dbBit(db)) !== 0;
-  switch (protocol) {
-    case 'unix':
-      return type === 'stream' ? want(DB.UNIX_ST) : type === 'dgram' ? want(DB.UNIX_DG) : type === 'seqpacket' ? want(DB.UNIX_SQ) : true;
-    case 'packet':
-      return type === 'raw' ? want(DB.PACKET_R) : type === 'dgram' ? want(DB.PACKET_DG) : true;
-    case 'vsock':
-      return type === 'stream' ? want(DB.VSOCK_ST) : type === 'dgram' ? want(DB.VSOCK_DG) : true;
-    default:
-      return true;
-  }
+  if (!isProtocolName(protocol)) return true;
+  const table = socketKind(protocol).ssTables.find((t) => t.type !== undefined && t.type === type);
+  return table === undefined || (dbs & dbBit(db(table.name))) !== 0;
 }
 
 const PREFERRED_HOST_FAMILY: Readonly<Record<number, HostFamily>> = {

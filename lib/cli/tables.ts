@@ -1,96 +1,74 @@
 /**
  * ss's socket tables ("dbs"), families and state bits, with the defaults each table and
- * family option brings, and the order in which ss prints the tables.
+ * family option brings, and the order in which ss prints the tables. Which kind, family and
+ * socket type each table holds comes from the socket-kind registry; what is ss's own here is
+ * its numbering of the tables, its defaults and its print order.
  * @module
  */
-import type { ProtocolName, SocketState } from '../diag/constants';
+import { AF, STATE_NUMBERS, stateColumn, type ProtocolName, type SocketState } from '../diag/constants';
+import { SOCKET_KINDS, socketKind, type SsTableName } from '../diag/registry';
 
-/** ss's table numbers (bit positions in a table mask). */
-export const DB = {
-  TCP: 0,
-  MPTCP: 1,
-  DCCP: 2,
-  UDP: 3,
-  RAW: 4,
-  UNIX_DG: 5,
-  UNIX_ST: 6,
-  UNIX_SQ: 7,
-  PACKET_DG: 8,
-  PACKET_R: 9,
-  NETLINK: 10,
-  SCTP: 11,
-  VSOCK_ST: 12,
-  VSOCK_DG: 13,
-  TIPC: 14,
-  XDP: 15,
-} as const;
+/** ss's tables in its own numbering (the bit of each in a table mask), by their `-A` names. */
+const DB_NAMES: readonly SsTableName[] = [
+  'tcp', 'mptcp', 'dccp', 'udp', 'raw', 'unix_dgram', 'unix_stream', 'unix_seqpacket',
+  'packet_dgram', 'packet_raw', 'netlink', 'sctp', 'vsock_stream', 'vsock_dgram', 'tipc', 'xdp',
+];
 
 /** Number of tables. */
-export const DB_COUNT = 16;
+export const DB_COUNT = DB_NAMES.length;
+
+/** ss's number of a table (its bit position in a table mask). */
+export function db(name: SsTableName): number {
+  return DB_NAMES.indexOf(name);
+}
 
 /** The bit of one table. */
-export const dbBit = (db: number): number => 1 << db;
+export const dbBit = (n: number): number => 1 << n;
 
-/** Address family numbers. */
-export const AF = { UNIX: 1, INET: 2, INET6: 10, NETLINK: 16, PACKET: 17, TIPC: 30, VSOCK: 40, XDP: 44 } as const;
+/** The bit of a state in a state mask (ss's state numbers are the kernel's). */
+export const stateBit = (s: SocketState): number => 1 << STATE_NUMBERS[s];
 
-/** ss's state numbers (bit positions in a state mask); BOUND_INACTIVE is from later ss versions. */
-export const SS_STATE = {
-  UNKNOWN: 0,
-  ESTABLISHED: 1,
-  SYN_SENT: 2,
-  SYN_RECV: 3,
-  FIN_WAIT1: 4,
-  FIN_WAIT2: 5,
-  TIME_WAIT: 6,
-  CLOSE: 7,
-  CLOSE_WAIT: 8,
-  LAST_ACK: 9,
-  LISTEN: 10,
-  CLOSING: 11,
-  NEW_SYN_RECV: 12,
-  BOUND_INACTIVE: 13,
-} as const;
-
-/** Every state of ss 6.1 (`-a`, `state all`). */
-export const SS_ALL = (1 << 12) - 1;
+/** Every state of ss 6.1 (`-a`, `state all`): unknown … closing. */
+export const SS_ALL = stateBit('new-syn-recv') - 1;
 /** ss's "connected" default: all but listening, closed, time-wait and syn-recv. */
-export const SS_CONN = SS_ALL & ~((1 << SS_STATE.LISTEN) | (1 << SS_STATE.CLOSE) | (1 << SS_STATE.TIME_WAIT) | (1 << SS_STATE.SYN_RECV));
-const TIPC_SS_CONN = (1 << SS_STATE.ESTABLISHED) | (1 << SS_STATE.LISTEN) | (1 << SS_STATE.CLOSE);
-const CLOSE_ONLY = 1 << SS_STATE.CLOSE;
-const INET = [AF.INET, AF.INET6];
+export const SS_CONN = SS_ALL & ~(stateBit('listening') | stateBit('closed') | stateBit('time-wait') | stateBit('syn-recv'));
+const TIPC_SS_CONN = stateBit('established') | stateBit('listening') | stateBit('closed');
+const CLOSE_ONLY = stateBit('closed');
+const ESTABLISHED = stateBit('established');
+
+/** The states each table brings when selected (ss's default_dbs). */
+const TABLE_STATES: Readonly<Record<SsTableName, number>> = {
+  tcp: SS_CONN, mptcp: SS_CONN, dccp: SS_CONN, udp: ESTABLISHED, raw: ESTABLISHED, unix_dgram: CLOSE_ONLY,
+  unix_stream: SS_CONN, unix_seqpacket: SS_CONN, packet_dgram: CLOSE_ONLY, packet_raw: CLOSE_ONLY, netlink: CLOSE_ONLY,
+  sctp: SS_CONN, vsock_stream: SS_CONN, vsock_dgram: SS_CONN, tipc: TIPC_SS_CONN, xdp: CLOSE_ONLY,
+};
+
+/** The registry's kind of each table. */
+const TABLE_KIND = new Map(SOCKET_KINDS.flatMap((k) => k.ssTables.map((t) => [t.name, k] as const)));
 
 /** The states each table brings when selected, by table number. */
-export const DEFAULT_DB_STATES: readonly number[] = [
-  SS_CONN, SS_CONN, SS_CONN, 1 << SS_STATE.ESTABLISHED, 1 << SS_STATE.ESTABLISHED, CLOSE_ONLY, SS_CONN, SS_CONN,
-  CLOSE_ONLY, CLOSE_ONLY, CLOSE_ONLY, SS_CONN, SS_CONN, SS_CONN, TIPC_SS_CONN, CLOSE_ONLY,
-];
+export const DEFAULT_DB_STATES: readonly number[] = DB_NAMES.map((n) => TABLE_STATES[n]);
 
-/** The families each table belongs to, by table number. */
-export const DB_FAMILIES: readonly (readonly number[])[] = [
-  INET, INET, INET, INET, INET, [AF.UNIX], [AF.UNIX], [AF.UNIX], [AF.PACKET], [AF.PACKET], [AF.NETLINK], INET,
-  [AF.VSOCK], [AF.VSOCK], [AF.TIPC], [AF.XDP],
-];
+/** The families (AF numbers) each table belongs to, by table number. */
+export const DB_FAMILIES: readonly (readonly number[])[] = DB_NAMES.map((n) => TABLE_KIND.get(n)!.af);
 
-const INET_DBS = [DB.TCP, DB.MPTCP, DB.DCCP, DB.UDP, DB.RAW, DB.SCTP].reduce((m: number, d: number) => m | dbBit(d), 0);
-
-/** The states and tables each family option brings, by AF number. */
+/** The states each family option brings, by AF number (ss's default_afs). */
 export const DEFAULT_AF_STATES: Readonly<Record<number, number>> = {
   [AF.INET]: SS_CONN, [AF.INET6]: SS_CONN, [AF.UNIX]: SS_CONN, [AF.PACKET]: CLOSE_ONLY, [AF.NETLINK]: CLOSE_ONLY,
   [AF.VSOCK]: SS_CONN, [AF.TIPC]: TIPC_SS_CONN, [AF.XDP]: CLOSE_ONLY,
 };
 
+/** The table bits of a kind. */
+export function kindDbs(protocol: ProtocolName): number {
+  return socketKind(protocol).ssTables.reduce((m, t) => m | dbBit(db(t.name)), 0);
+}
+
 /** The tables of each family, by AF number. */
-export const AF_DBS: Readonly<Record<number, number>> = {
-  [AF.INET]: INET_DBS,
-  [AF.INET6]: INET_DBS,
-  [AF.UNIX]: dbBit(DB.UNIX_DG) | dbBit(DB.UNIX_ST) | dbBit(DB.UNIX_SQ),
-  [AF.PACKET]: dbBit(DB.PACKET_DG) | dbBit(DB.PACKET_R),
-  [AF.NETLINK]: dbBit(DB.NETLINK),
-  [AF.VSOCK]: dbBit(DB.VSOCK_ST) | dbBit(DB.VSOCK_DG),
-  [AF.TIPC]: dbBit(DB.TIPC),
-  [AF.XDP]: dbBit(DB.XDP),
-};
+export const AF_DBS: Readonly<Record<number, number>> = (() => {
+  const out: Record<number, number> = {};
+  for (const k of SOCKET_KINDS) for (const af of k.af) out[af] = (out[af] ?? 0) | kindDbs(k.protocol);
+  return out;
+})();
 
 /** One printed table: the library protocol that lists it and the ss tables it covers. */
 export interface ShownTable {
@@ -100,36 +78,10 @@ export interface ShownTable {
   dbs: number;
 }
 
-/** The tables in the order ss prints them (netlink, packet, unix, raw, udp, tcp, dccp, sctp, vsock, tipc, xdp, mptcp). */
-export const PRINT_ORDER: readonly ShownTable[] = [
-  { protocol: 'netlink', dbs: dbBit(DB.NETLINK) },
-  { protocol: 'packet', dbs: dbBit(DB.PACKET_DG) | dbBit(DB.PACKET_R) },
-  { protocol: 'unix', dbs: dbBit(DB.UNIX_DG) | dbBit(DB.UNIX_ST) | dbBit(DB.UNIX_SQ) },
-  { protocol: 'raw', dbs: dbBit(DB.RAW) },
-  { protocol: 'udp', dbs: dbBit(DB.UDP) },
-  { protocol: 'tcp', dbs: dbBit(DB.TCP) },
-  { protocol: 'dccp', dbs: dbBit(DB.DCCP) },
-  { protocol: 'sctp', dbs: dbBit(DB.SCTP) },
-  { protocol: 'vsock', dbs: dbBit(DB.VSOCK_ST) | dbBit(DB.VSOCK_DG) },
-  { protocol: 'tipc', dbs: dbBit(DB.TIPC) },
-  { protocol: 'xdp', dbs: dbBit(DB.XDP) },
-  { protocol: 'mptcp', dbs: dbBit(DB.MPTCP) },
-];
+/** The tables in the order ss prints them. */
+export const PRINT_ORDER: readonly ShownTable[] = (['netlink', 'packet', 'unix', 'raw', 'udp', 'tcp', 'dccp', 'sctp', 'vsock', 'tipc', 'xdp', 'mptcp'] as const).map(
+  (protocol) => ({ protocol, dbs: kindDbs(protocol) }),
+);
 
-/** ss's upper-case state names. */
-export const STATE_LABELS: Readonly<Record<SocketState, string>> = {
-  unknown: 'UNKNOWN',
-  established: 'ESTAB',
-  'syn-sent': 'SYN-SENT',
-  'syn-recv': 'SYN-RECV',
-  'fin-wait-1': 'FIN-WAIT-1',
-  'fin-wait-2': 'FIN-WAIT-2',
-  'time-wait': 'TIME-WAIT',
-  closed: 'UNCONN',
-  'close-wait': 'CLOSE-WAIT',
-  'last-ack': 'LAST-ACK',
-  listening: 'LISTEN',
-  closing: 'CLOSING',
-  'new-syn-recv': 'NEW-SYN-RECV',
-  'bound-inactive': 'BOUND-INACTIVE',
-};
+/** ss's upper-case state names (the `ss` column of the state table). */
+export const STATE_LABELS: Readonly<Record<SocketState, string>> = stateColumn('ss');

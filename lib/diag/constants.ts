@@ -61,40 +61,40 @@ export const FAMILY_NAMES: Readonly<Record<number, FamilyName>> = {
   [AF.XDP]: 'xdp',
 };
 
-/** Socket states by the names `ss` uses in filters (`state established`, …). */
-export type SocketState =
-  | 'unknown'
-  | 'established'
-  | 'syn-sent'
-  | 'syn-recv'
-  | 'fin-wait-1'
-  | 'fin-wait-2'
-  | 'time-wait'
-  | 'closed'
-  | 'close-wait'
-  | 'last-ack'
-  | 'listening'
-  | 'closing'
-  | 'new-syn-recv'
-  | 'bound-inactive';
+/**
+ * The one state table: a row per kernel socket state, indexed by its number (TCP_ESTABLISHED
+ * = 1 …; the other families reuse the numbers). Each row gives the name the library and ss's
+ * filters use, the label of ss's State column, node_exporter's `node_tcp_connection_states`
+ * `state` value and OpenTelemetry's `network.connection.state`. A request socket
+ * (`new-syn-recv`) is a connection in SYN-RECV to both metrics.
+ */
+export const STATES = [
+  { name: 'unknown', ss: 'UNKNOWN', prometheus: 'unknown', otel: 'unknown' },
+  { name: 'established', ss: 'ESTAB', prometheus: 'established', otel: 'established' },
+  { name: 'syn-sent', ss: 'SYN-SENT', prometheus: 'syn_sent', otel: 'syn_sent' },
+  { name: 'syn-recv', ss: 'SYN-RECV', prometheus: 'syn_recv', otel: 'syn_received' },
+  { name: 'fin-wait-1', ss: 'FIN-WAIT-1', prometheus: 'fin_wait1', otel: 'fin_wait_1' },
+  { name: 'fin-wait-2', ss: 'FIN-WAIT-2', prometheus: 'fin_wait2', otel: 'fin_wait_2' },
+  { name: 'time-wait', ss: 'TIME-WAIT', prometheus: 'time_wait', otel: 'time_wait' },
+  { name: 'closed', ss: 'UNCONN', prometheus: 'close', otel: 'closed' },
+  { name: 'close-wait', ss: 'CLOSE-WAIT', prometheus: 'close_wait', otel: 'close_wait' },
+  { name: 'last-ack', ss: 'LAST-ACK', prometheus: 'last_ack', otel: 'last_ack' },
+  { name: 'listening', ss: 'LISTEN', prometheus: 'listen', otel: 'listen' },
+  { name: 'closing', ss: 'CLOSING', prometheus: 'closing', otel: 'closing' },
+  { name: 'new-syn-recv', ss: 'NEW-SYN-RECV', prometheus: 'syn_recv', otel: 'syn_received' },
+  { name: 'bound-inactive', ss: 'BOUND-INACTIVE', prometheus: 'bound_inactive', otel: 'bound_inactive' },
+] as const;
 
-/** Kernel TCP state numbers (TCP_ESTABLISHED = 1 …) by index. Other families reuse them. */
-export const STATE_NAMES: readonly SocketState[] = [
-  'unknown',
-  'established',
-  'syn-sent',
-  'syn-recv',
-  'fin-wait-1',
-  'fin-wait-2',
-  'time-wait',
-  'closed',
-  'close-wait',
-  'last-ack',
-  'listening',
-  'closing',
-  'new-syn-recv',
-  'bound-inactive',
-];
+/** Socket states by the names `ss` uses in filters (`state established`, …). */
+export type SocketState = (typeof STATES)[number]['name'];
+
+/** Kernel state numbers (TCP_ESTABLISHED = 1 …) by index. Other families reuse them. */
+export const STATE_NAMES: readonly SocketState[] = STATES.map((r) => r.name);
+
+/** One column of {@link STATES} by state name (e.g. `stateColumn('ss').established` = `'ESTAB'`). */
+export function stateColumn(column: 'ss' | 'prometheus' | 'otel'): Readonly<Record<SocketState, string>> {
+  return Object.fromEntries(STATES.map((r) => [r.name, r[column]])) as Record<SocketState, string>;
+}
 
 /** State name → kernel number. */
 export const STATE_NUMBERS: Readonly<Record<SocketState, number>> = Object.fromEntries(STATE_NAMES.map((n, i) => [n, i])) as Record<SocketState, number>;

@@ -4,9 +4,9 @@
  * sequence number that says which kind it lists.
  * @module
  */
-import { AF, type ProtocolName } from '../diag/constants';
-import type { DumpPlan } from '../diag/families';
-import { INET_PROTOCOLS, type InetProtocolName } from '../diag/inet';
+import type { ProtocolName } from '../diag/constants';
+import { socketKind } from '../diag/registry';
+import type { DumpPlan } from '../diag/registry';
 import { AbortError } from '../errors';
 import type { ListOptions } from './options';
 import type { EngineChannel } from './channel';
@@ -22,27 +22,9 @@ import { validateListOptions } from './validate';
  * `0x8000 | AF_*` for the other families.
  */
 export const RAW_SEQ_TAG = 0x5dd1;
-/** The bit of a sequence tag's low half that marks a non-inet family (the rest is its AF number). */
-export const NON_INET = 0x8000;
-
-const NON_INET_FAMILIES: Readonly<Partial<Record<ProtocolName, number>>> = {
-  unix: AF.UNIX,
-  packet: AF.PACKET,
-  netlink: AF.NETLINK,
-  vsock: AF.VSOCK,
-  tipc: AF.TIPC,
-  xdp: AF.XDP,
-};
-
-/** The low half of the sequence tag for a protocol's dumps. */
-function tagOf(protocol: ProtocolName): number {
-  const af = NON_INET_FAMILIES[protocol];
-  return af === undefined ? INET_PROTOCOLS[protocol as InetProtocolName] : NON_INET | af;
-}
-
 /** The sequence number rawDump sends for a protocol's dumps. */
 export function rawSequence(protocol: ProtocolName): number {
-  return ((RAW_SEQ_TAG << 16) | tagOf(protocol)) >>> 0;
+  return ((RAW_SEQ_TAG << 16) | socketKind(protocol).rawTag) >>> 0;
 }
 
 /** One reply datagram of a raw dump, with what produced it. */

@@ -12,7 +12,7 @@
  */
 import { NotSupportedError, AbortError, TimeoutError } from '../errors';
 import type { ProtocolName } from '../diag/constants';
-import type { MixedFamilies } from '../diag/families';
+import type { MixedFamilies } from '../diag/registry';
 import type { ListOptions } from './options';
 import { nativeChannels, type ChannelFactory, type ChannelRequest, type EngineChannel } from './channel';
 import { planListing, type Listing, type PlannedDump } from './plan';

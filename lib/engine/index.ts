@@ -8,5 +8,5 @@ export { nativeChannels, type ChannelFactory, type ChannelRequest, type EngineCh
 export { CookieSet, newEngineStats, throwIfAborted, type DumpSink, type EngineStats } from './dump';
 export type { Listing, PlannedDump } from './plan';
 export type { ListOptions, ListingStats } from './options';
-export { rawDatagrams, rawSequence, RAW_SEQ_TAG, NON_INET, type RawDatagram } from './datagrams';
+export { rawDatagrams, rawSequence, RAW_SEQ_TAG, type RawDatagram } from './datagrams';
 export { validateListOptions, describeValue } from './validate';

@@ -5,7 +5,7 @@
  * @module
  */
 import { AF, ProtocolName, stateMask } from '../diag/constants';
-import { ALL_PROTOCOLS, plansFor, PlanInput, DumpPlan, MixedFamilies } from '../diag/families';
+import { ALL_PROTOCOLS, plansFor, PlanInput, DumpPlan, MixedFamilies } from '../diag/registry';
 import type { ListOptions } from './options';
 import type { Filter, FilterExpr } from '../filter/ast';
 import { parseFilter } from '../filter/parse';
@@ -14,7 +14,9 @@ import { FilterValueError } from '../filter/errors';
 import { toFilter } from '../filter/builder';
 import { compileFilter, filterStateMask, CompiledFilter } from '../filter/bytecode';
 import type { EvaluateContext } from '../filter/evaluate';
-import { interfaceIndexes, cgroupIdOf, ephemeralPortRange } from '../filter/resolve';
+import { interfaceIndexes } from '../system/links';
+import { cgroupIdOf } from '../system/cgroups';
+import { ephemeralPortRange } from '../system/sysctl';
 
 /** One dump of a listing: the kind it lists and its request and decoder. */
 export interface PlannedDump {
@@ -53,7 +55,7 @@ async function filterContext(expr: FilterExpr, netns: ListOptions['netns'], text
   const [indexes, range] = await Promise.all([
     devices.size > 0 ? interfaceIndexes(netns) : new Map<string, number>(),
     // ss's autobound rule uses the listed namespace's ephemeral port range.
-    autobound && netns !== undefined ? ephemeralPortRange(netns) : undefined,
+    autobound ? ephemeralPortRange(netns) : undefined,
   ]);
   const cgroups = new Map<string, bigint | undefined>();
   for (const p of cgroupPaths) {

@@ -5,7 +5,7 @@
  * @module
  */
 import { STATE_NUMBERS } from '../diag/constants';
-import { ALL_PROTOCOLS } from '../diag/families';
+import { ALL_PROTOCOLS } from '../diag/registry';
 import { INET_DIAG_EXT } from '../diag/inet';
 import type { ListOptions } from './options';
 

@@ -12,7 +12,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { netnsPath, type NetnsRef } from '../netlink/channel';
-import { ALL_PROTOCOLS } from '../diag/families';
+import { ALL_PROTOCOLS } from '../diag/registry';
 import type { ProtocolName } from '../diag/constants';
 import { SockdiagError } from '../errors';
 import { startExporter, formatHostPort, DEFAULT_PORT, type ExporterOptions } from './server';

@@ -9,7 +9,7 @@
  * before it is returned, so a bad program never reaches the kernel.
  * @module
  */
-import { STATE_NUMBERS } from '../diag/constants';
+import { AF, STATE_NUMBERS } from '../diag/constants';
 import { parseAddressInto } from '../diag/inet/address';
 import type { FilterExpr, InetHost, StateClause, StateWord } from './ast';
 
@@ -31,9 +31,6 @@ export const INET_DIAG_BC = {
   CGROUP_COND: 13,
 } as const;
 
-const AF_UNSPEC = 0;
-const AF_INET = 2;
-const AF_INET6 = 10;
 /** The attribute length is a u16 that includes its 4-byte header. */
 const MAX_PROGRAM = 0xffff - 4;
 
@@ -94,7 +91,7 @@ function portCompare(code: number, port: number): Leaf {
 
 function hostcond(code: number, family: number, prefixLen: number, port: number, addr: Buffer | undefined): Leaf {
   // ss always sends 4 address bytes unless the family is inet6 (zeros for AF_UNSPEC).
-  const alen = family === AF_INET6 ? 16 : 4;
+  const alen = family === AF.INET6 ? 16 : 4;
   const len = 4 + 8 + alen;
   return {
     t: 'leaf',
@@ -118,9 +115,9 @@ function addressBytes(text: string): { family: number; bytes: Buffer } {
 function inetHostLeaf(side: 'src' | 'dst', host: InetHost): Leaf {
   const code = side === 'src' ? INET_DIAG_BC.S_COND : INET_DIAG_BC.D_COND;
   const port = host.port ?? -1;
-  if (host.address === undefined) return hostcond(code, AF_UNSPEC, 0, port, undefined);
+  if (host.address === undefined) return hostcond(code, AF.UNSPEC, 0, port, undefined);
   const { family, bytes } = addressBytes(host.address);
-  const bits = family === AF_INET ? 32 : 128;
+  const bits = family === AF.INET ? 32 : 128;
   const prefix = host.prefixLen ?? bits;
   if (!Number.isInteger(prefix) || prefix < 0 || prefix > bits) throw new RangeError(`prefix length ${prefix} out of range for ${host.address}`);
   return hostcond(code, family, prefix, port, bytes);
@@ -379,7 +376,7 @@ export function auditBytecode(b: Buffer): string | undefined {
         minLen += 8;
         if (len < minLen) return `hostcond at ${at} runs past the end`;
         const family = b[at + 4];
-        const alen = family === AF_UNSPEC ? 0 : family === AF_INET ? 4 : family === AF_INET6 ? 16 : -1;
+        const alen = family === AF.UNSPEC ? 0 : family === AF.INET ? 4 : family === AF.INET6 ? 16 : -1;
         if (alen < 0) return `hostcond at ${at} has family ${family}`;
         minLen += alen;
         if (len < minLen) return `hostcond address at ${at} runs past the end`;
@@ -454,7 +451,7 @@ function bitsMatch(a: Buffer, aOff: number, c: Buffer, cOff: number, bits: numbe
  * have passed {@link auditBytecode}). For tests and for explaining a program.
  */
 export function runBytecode(b: Buffer, entry: BytecodeEntry): boolean {
-  const af = entry.family === 'inet6' ? AF_INET6 : AF_INET;
+  const af = entry.family === 'inet6' ? AF.INET6 : AF.INET;
   const src = addressBytes(entry.src).bytes;
   const dst = addressBytes(entry.dst).bytes;
   let len = b.length;
@@ -497,8 +494,8 @@ export function runBytecode(b: Buffer, entry: BytecodeEntry): boolean {
         const prefix = b[at + 5];
         const addr = s ? src : dst;
         if (port !== -1 && port !== (s ? entry.sport : entry.dport)) yes = false;
-        else if (family !== AF_UNSPEC && family !== af) {
-          yes = af === AF_INET6 && family === AF_INET && isMapped(addr) && bitsMatch(addr, 12, b, at + 12, prefix);
+        else if (family !== AF.UNSPEC && family !== af) {
+          yes = af === AF.INET6 && family === AF.INET && isMapped(addr) && bitsMatch(addr, 12, b, at + 12, prefix);
         } else if (prefix !== 0) yes = bitsMatch(addr, 0, b, at + 12, prefix);
         break;
       }

@@ -10,7 +10,6 @@
  * the raw bytes in that case, which only shows when the condition is negated.
  * @module
  */
-import { ownPortRange } from '../proc/sysctl';
 import type { Socket } from '../diag/socket';
 import type { InetSocket } from '../diag/inet';
 import { parseAddressInto } from '../diag/inet/address';
@@ -23,9 +22,9 @@ export interface EvaluateContext {
   /** cgroup path → cgroup v2 id (`cgroup PATH`). */
   cgroupId?(path: string): bigint | undefined;
   /**
-   * The ephemeral port range `autobound` uses for inet sockets, as
-   * net.ipv4.ip_local_port_range of the listed namespace; default: read from this
-   * process's /proc/sys/net/ipv4/ip_local_port_range (1024–4999 when unreadable, as ss).
+   * The ephemeral port range `autobound` uses for inet sockets: net.ipv4.ip_local_port_range
+   * of the listed namespace (`ephemeralPortRange` of lib/system/sysctl reads it). Default:
+   * {@link LINUX_EPHEMERAL_PORTS}, what a new namespace starts with.
    */
   ephemeralPorts?: readonly [number, number];
   /**
@@ -36,8 +35,11 @@ export interface EvaluateContext {
   autobound?(socket: Socket): boolean | undefined;
 }
 
+/** Linux's default net.ipv4.ip_local_port_range, which every new network namespace starts with. */
+export const LINUX_EPHEMERAL_PORTS: readonly [number, number] = [32768, 60999];
+
 function ephemeralRange(ctx: EvaluateContext | undefined): readonly [number, number] {
-  return ctx?.ephemeralPorts ?? ownPortRange();
+  return ctx?.ephemeralPorts ?? LINUX_EPHEMERAL_PORTS;
 }
 
 // Address text → 16 bytes (v4 in the first 4). Dumps repeat a few addresses: cache them.

@@ -12,7 +12,7 @@ import type { ProtocolName } from '../diag/constants';
 import { inetDiagMsg, inetDiagAttributes, INET_PROTOCOLS, tcpInfo } from '../diag/inet';
 import type { Socket } from '../diag/socket';
 import type { ListOptions } from '../api/options';
-import type { DumpPlan } from '../diag/families';
+import type { DumpPlan } from '../diag/registry';
 import { engineOf, newEngineStats, runOptionsOf, type DumpSink, type EngineChannel } from '../engine';
 import { watchSockets, SocketWatch, SocketDestroyEvent } from '../api/watch';
 

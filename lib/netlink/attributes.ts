@@ -198,6 +198,15 @@ export function findAttribute(b: Buffer, off: number, end: number, type: number)
 }
 
 /**
+ * The decoded payload of the first attribute of `spec`'s type in `b[off, end)`, or undefined
+ * when there is none: for decoders that want one attribute of many without copying the rest.
+ */
+export function decodeAttribute<V>(spec: AttrSpec<string, V>, b: Buffer, off: number, end: number, ctx: AttrContext): V | undefined {
+  const at = findAttribute(b, off, end, spec.type);
+  return at < 0 ? undefined : spec.codec.decode(b, at + NLA_HDRLEN, b.readUInt16LE(at) - NLA_HDRLEN, ctx);
+}
+
+/**
  * Walks the attributes in `b[off, end)` and stores each decoded payload on `target`
  * under its table name. Unknown types are appended raw to `target.unknown`; for
  * duplicated types the first one wins (as in ss). Throws {@link DecodeError} on a bad length.

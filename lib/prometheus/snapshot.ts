@@ -9,8 +9,8 @@
 import type { NetnsRef } from '../netlink/channel';
 import { NLMSG_HDRLEN } from '../netlink/message';
 import { NLA_HDRLEN, findAttribute } from '../netlink/attributes';
-import { ALL_PROTOCOLS } from '../diag/families';
-import { STATE_NAMES, STATE_NUMBERS, type ProtocolName, type SocketState } from '../diag/constants';
+import { ALL_PROTOCOLS } from '../diag/registry';
+import { STATES, STATE_NAMES, STATE_NUMBERS, type ProtocolName, type SocketState } from '../diag/constants';
 import type { Socket } from '../diag/socket';
 import type { SocketProcess } from '../diag/common/socket';
 import { inetDiagAttributes, inetDiagMsg, tcpInfo } from '../diag/inet';
@@ -18,26 +18,12 @@ import { scanProcesses, type ProcessMap } from '../proc/processes';
 import { engineOf, newEngineStats, throwIfAborted, type DumpSink, type Engine, type ListOptions } from '../engine';
 
 /**
- * The one state-name table: ss's names (the library's `state`) → node_exporter's
- * `node_tcp_connection_states{state}` values → OpenTelemetry's `network.connection.state`.
- * A request socket (`new-syn-recv`) is a connection in SYN-RECV to both.
+ * ss's state names (the library's `state`) → node_exporter's `node_tcp_connection_states{state}`
+ * values and OpenTelemetry's `network.connection.state`: columns of the one state table, `STATES`.
  */
-export const STATE_LABELS: Readonly<Record<SocketState, { readonly prometheus: string; readonly otel: string }>> = {
-  unknown: { prometheus: 'unknown', otel: 'unknown' },
-  established: { prometheus: 'established', otel: 'established' },
-  'syn-sent': { prometheus: 'syn_sent', otel: 'syn_sent' },
-  'syn-recv': { prometheus: 'syn_recv', otel: 'syn_received' },
-  'fin-wait-1': { prometheus: 'fin_wait1', otel: 'fin_wait_1' },
-  'fin-wait-2': { prometheus: 'fin_wait2', otel: 'fin_wait_2' },
-  'time-wait': { prometheus: 'time_wait', otel: 'time_wait' },
-  closed: { prometheus: 'close', otel: 'closed' },
-  'close-wait': { prometheus: 'close_wait', otel: 'close_wait' },
-  'last-ack': { prometheus: 'last_ack', otel: 'last_ack' },
-  listening: { prometheus: 'listen', otel: 'listen' },
-  closing: { prometheus: 'closing', otel: 'closing' },
-  'new-syn-recv': { prometheus: 'syn_recv', otel: 'syn_received' },
-  'bound-inactive': { prometheus: 'bound_inactive', otel: 'bound_inactive' },
-};
+export const STATE_LABELS: Readonly<Record<SocketState, { readonly prometheus: string; readonly otel: string }>> = Object.fromEntries(
+  STATES.map((r) => [r.name, { prometheus: r.prometheus, otel: r.otel }]),
+) as Record<SocketState, { prometheus: string; otel: string }>;
 
 /** Upper bounds of the RTT histogram, in seconds (100 µs … 5 s). */
 export const RTT_BUCKETS_SECONDS: readonly number[] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];

@@ -6,7 +6,7 @@
  */
 import type { NetnsRef } from '../netlink/channel';
 import type { ProtocolName } from '../diag/constants';
-import { ALL_PROTOCOLS } from '../diag/families';
+import { ALL_PROTOCOLS } from '../diag/registry';
 import { engineOf, type Engine } from '../engine';
 import { takeSnapshot, type SocketSnapshot, type SnapshotOptions } from './snapshot';
 
