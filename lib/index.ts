@@ -43,7 +43,7 @@ export type {
   InetProtocolName,
 } from './diag/inet';
 export { Engine, TimeoutError, defaultEngine } from './engine';
-export type { DumpPlan, MixedFamilies, PlanInput } from './diag/registry';
+export type { DumpPlan, MixedFamilies, PlanInput, InetFilterProgram } from './diag/registry';
 export type { MessageDecoder } from './netlink/channel';
 export type { EvaluateContext } from './filter/evaluate';
 export type { CompiledFilter } from './filter/bytecode';

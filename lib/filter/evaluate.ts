@@ -24,7 +24,7 @@ export interface EvaluateContext {
   /**
    * The ephemeral port range `autobound` uses for inet sockets: net.ipv4.ip_local_port_range
    * of the listed namespace (`ephemeralPortRange` of lib/system/sysctl reads it). Default:
-   * {@link LINUX_EPHEMERAL_PORTS}, what a new namespace starts with.
+   * Linux's default, 32768–60999, what a new namespace starts with.
    */
   ephemeralPorts?: readonly [number, number];
   /**
