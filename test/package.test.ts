@@ -2,7 +2,7 @@
  * The package as users get it: require and ESM import by name, and `npm pack` installed
  * into an empty folder (addon, JS and types). Listings run in a private namespace.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -53,7 +53,29 @@ describeRoot('the package', () => {
     expect(esm.stdout).toBe('ok\n');
   });
 
-  test('npm pack → install into an empty folder → require works, with types and a prebuild', () => {
+  /** Starts the installed exporter on a free port, returns one page of /metrics, stops it with SIGTERM. */
+  async function serveOnce(bin: string, cwd: string): Promise<string> {
+    const child = spawn(bin, ['--listen', '127.0.0.1:0', '--netns', ns.name], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    try {
+      const deadline = Date.now() + 20_000;
+      let url: string | undefined;
+      while (url === undefined) {
+        url = /listening on (http:\/\/\S+)/.exec(err)?.[1];
+        if (url !== undefined) break;
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the installed exporter did not start: ${err}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const r = await fetch(url);
+      expect(r.status).toBe(200);
+      return await r.text();
+    } finally {
+      child.kill('SIGTERM');
+    }
+  }
+
+  test('npm pack → install into an empty folder → require works, with types and a prebuild; npx sockdiag-exporter serves without prom-client', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'sockdiag-pack-'));
     try {
       // Pack from a copy: prepack rebuilds the addon, and doing that in the checkout would
@@ -85,13 +107,13 @@ describeRoot('the package', () => {
       expect(use.stderr).toBe('');
       expect(use.stdout).toBe('ok true number\n');
       // The optional peers are not installed here: sockdiag/otel loads (it needs only the caller's
-      // Meter), sockdiag/prometheus says what to install, and so does the exporter's bin.
+      // Meter), registerSocketMetrics says what to install, and the exporter needs neither.
       const peers = run(process.execPath, ['-e', `const o = require('sockdiag/otel'); if (typeof o.registerSocketInstruments !== 'function') throw new Error('otel'); try { require('sockdiag/prometheus').registerSocketMetrics(); } catch (e) { console.log(e.code, e.message); }`], app);
       expect(peers.stderr).toBe('');
       expect(peers.stdout).toBe('SOCKDIAG_PEER_MISSING sockdiag/prometheus needs the prom-client package, an optional peer dependency: npm install prom-client\n');
-      const bin = run(path.join(app, 'node_modules', '.bin', 'sockdiag-exporter'), ['--listen', '127.0.0.1:0', '--netns', ns.name], app);
-      expect(bin.status).toBe(1);
-      expect(bin.stderr).toBe('sockdiag-exporter: sockdiag/prometheus needs the prom-client package, an optional peer dependency: npm install prom-client\n');
+      const served = await serveOnce(path.join(app, 'node_modules', '.bin', 'sockdiag-exporter'), app);
+      expect(served).toMatch(new RegExp(`^sockdiag_up\\{netns="${ns.name}"\\} 1$`, 'm'));
+      expect(files).toContain('package/prometheus/sockdiag-rules.yml');
       expect(files).toContain('package/dist/exporter/main.js');
       expect(files).toContain('package/dist/prometheus/index.d.ts');
       expect(files).toContain('package/dist/otel/index.d.ts');
