@@ -82,7 +82,7 @@ describeRoot('the package', () => {
       // pull build/ from under the other test files running meanwhile.
       const src = path.join(dir, 'src');
       mkdirSync(src);
-      for (const f of ['package.json', 'package-lock.json', 'binding.gyp', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'CHANGELOG.md', 'lib', 'native']) {
+      for (const f of ['package.json', 'package-lock.json', 'binding.gyp', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'CHANGELOG.md', 'lib', 'native', 'prometheus']) {
         cpSync(path.join(root, f), path.join(src, f), { recursive: true });
       }
       symlinkSync(path.join(root, 'node_modules'), path.join(src, 'node_modules'));
