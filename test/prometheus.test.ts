@@ -150,7 +150,8 @@ describe('the exposition formats, written without prom-client', () => {
   });
 
   test('a prom-client OpenMetrics registry gets counters and gauge-histogram buckets as OpenMetrics writes them', async () => {
-    const register = new Registry(Registry.OPENMETRICS_CONTENT_TYPE);
+    const register = new Registry<typeof Registry.OPENMETRICS_CONTENT_TYPE>();
+    register.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
     // A namespace that does not exist: the dump fails, the health series are still there.
     registerSocketMetrics({ register, netns: 'sd-does-not-exist', protocols: ['tcp'], onError: () => undefined });
     const text = await register.metrics();

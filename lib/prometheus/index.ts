@@ -16,7 +16,7 @@
  * @module sockdiag/prometheus
  */
 import type * as PromClient from 'prom-client';
-import type { Registry } from 'prom-client';
+import type { Registry, RegistryContentType } from 'prom-client';
 import { SockdiagError } from '../errors';
 import type { NetnsRef } from '../netlink/channel';
 import type { ProtocolName, SocketState } from '../diag/constants';
@@ -26,7 +26,7 @@ import { expandGaugeHistograms, CONTENT_TYPES, type FamilyData, type FamilyType,
 
 export { STATE_LABELS, PROTOCOL_STATES, RTT_BUCKETS_SECONDS, CWND_BUCKETS_SEGMENTS, takeSnapshot, quantiles } from './snapshot';
 export type { SocketSnapshot, SnapshotOptions, ListenerQueue, ProcessSocketCount, Distribution } from './snapshot';
-export { SnapshotSource, DEFAULT_TIMEOUT_MS, PARALLEL_NAMESPACES, KERNEL_COUNTER_KEYS, kernelCounters } from './source';
+export { SnapshotSource, DEFAULT_TIMEOUT_MS, PARALLEL_NAMESPACES } from './source';
 export type { SourceOptions, NamespaceResult, NamespaceHealth, EventHealth, CountableEvent, KernelCounters } from './source';
 export { formatExposition, negotiateFormat, expandGaugeHistograms, formatValue, CONTENT_TYPES } from './exposition';
 export type { FamilyData, FamilyType, Sample, HistogramSample, Labels, ExpositionFormat } from './exposition';
@@ -42,8 +42,8 @@ export interface SocketCollectorOptions extends SourceOptions {
 
 /** Options of {@link registerSocketMetrics}. Every field is optional. */
 export interface SocketMetricsOptions extends SocketCollectorOptions {
-  /** Registry to register on (default: prom-client's global `register`). */
-  register?: Registry;
+  /** Registry to register on, text or OpenMetrics (default: prom-client's global `register`). */
+  register?: Registry<RegistryContentType>;
 }
 
 /** What {@link createSocketCollector} returns. */
