@@ -91,7 +91,10 @@ export const DEFAULT_PORT = 9355;
 
 /**
  * Starts an exporter. Rejects with a `SockdiagError` (code `SOCKDIAG_LISTEN`, `cause` the
- * system error, e.g. `EADDRINUSE`) when the address cannot be bound.
+ * system error, e.g. `EADDRINUSE`) when the address cannot be bound, and with a
+ * `WebConfigError` (code `SOCKDIAG_WEB_CONFIG`) when the web config cannot be used. With
+ * basic auth, every path answers 401 without the right credentials (bcrypt verdicts are
+ * cached, as in exporter-toolkit, so a scrape costs one hash per credential and file version).
  */
 export async function startExporter(opts: ExporterOptions = {}): Promise<Exporter> {
   const {
