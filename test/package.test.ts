@@ -3,7 +3,7 @@
  * into an empty folder (addon, JS and types). Listings run in a private namespace (the first
  * two in one of their own, so without root too).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -66,14 +66,36 @@ describeRoot('the package as npm pack makes it', () => {
   });
   afterAll(() => ns?.destroy());
 
-  test('npm pack → install into an empty folder → require works, with types and a prebuild', () => {
+  /** Starts the installed exporter on a free port, returns one page of /metrics, stops it with SIGTERM. */
+  async function serveOnce(bin: string, cwd: string): Promise<string> {
+    const child = spawn(bin, ['--listen', '127.0.0.1:0', '--netns', ns.name], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    try {
+      const deadline = Date.now() + 20_000;
+      let url: string | undefined;
+      while (url === undefined) {
+        url = /listening on (http:\/\/\S+)/.exec(err)?.[1];
+        if (url !== undefined) break;
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the installed exporter did not start: ${err}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const r = await fetch(url);
+      expect(r.status).toBe(200);
+      return await r.text();
+    } finally {
+      child.kill('SIGTERM');
+    }
+  }
+
+  test('npm pack → install into an empty folder → require works, with types and a prebuild; npx sockdiag-exporter serves without prom-client', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'sockdiag-pack-'));
     try {
       // Pack from a copy: prepack rebuilds the addon, and doing that in the checkout would
       // pull build/ from under the other test files running meanwhile.
       const src = path.join(dir, 'src');
       mkdirSync(src);
-      for (const f of ['package.json', 'package-lock.json', 'binding.gyp', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'CHANGELOG.md', 'lib', 'native']) {
+      for (const f of ['package.json', 'package-lock.json', 'binding.gyp', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'CHANGELOG.md', 'lib', 'native', 'prometheus']) {
         cpSync(path.join(root, f), path.join(src, f), { recursive: true });
       }
       symlinkSync(path.join(root, 'node_modules'), path.join(src, 'node_modules'));
@@ -98,13 +120,13 @@ describeRoot('the package as npm pack makes it', () => {
       expect(use.stderr).toBe('');
       expect(use.stdout).toBe('ok true number\n');
       // The optional peers are not installed here: sockdiag/otel loads (it needs only the caller's
-      // Meter), sockdiag/prometheus says what to install, and so does the exporter's bin.
+      // Meter), registerSocketMetrics says what to install, and the exporter needs neither.
       const peers = run(process.execPath, ['-e', `const o = require('sockdiag/otel'); if (typeof o.registerSocketInstruments !== 'function') throw new Error('otel'); try { require('sockdiag/prometheus').registerSocketMetrics(); } catch (e) { console.log(e.code, e.message); }`], app);
       expect(peers.stderr).toBe('');
       expect(peers.stdout).toBe('SOCKDIAG_PEER_MISSING sockdiag/prometheus needs the prom-client package, an optional peer dependency: npm install prom-client\n');
-      const bin = run(path.join(app, 'node_modules', '.bin', 'sockdiag-exporter'), ['--listen', '127.0.0.1:0', '--netns', ns.name], app);
-      expect(bin.status).toBe(1);
-      expect(bin.stderr).toBe('sockdiag-exporter: sockdiag/prometheus needs the prom-client package, an optional peer dependency: npm install prom-client\n');
+      const served = await serveOnce(path.join(app, 'node_modules', '.bin', 'sockdiag-exporter'), app);
+      expect(served).toMatch(new RegExp(`^sockdiag_up\\{netns="${ns.name}"\\} 1$`, 'm'));
+      expect(files).toContain('package/prometheus/sockdiag-rules.yml');
       expect(files).toContain('package/dist/exporter/main.js');
       const top = run(path.join(app, 'node_modules', '.bin', 'sockdiag-top'), ['-N', ns.name, '-b', '-n', '1', '-d', '0.1'], app);
       expect(top.stderr).toBe('');

@@ -4,7 +4,10 @@
  *
  * ```
  * sockdiag-exporter --listen 127.0.0.1:9355 [--netns NAME]… [--prefix sockdiag_]
+ *                   [--web.config.file web.yml]
  * ```
+ * node_exporter's `--web.listen-address`, `--web.telemetry-path` and `--web.config.file`
+ * are accepted, so a deployment's flags and web config carry over.
  * SIGTERM or SIGINT stops it gracefully: no new connections, scrapes in progress finish.
  * A port already taken is a one-line error and exit status 1.
  * @module
@@ -18,14 +21,25 @@ import { SockdiagError } from '../errors';
 import { startExporter, formatHostPort, DEFAULT_PORT, type ExporterOptions } from './server';
 
 const USAGE = `Usage: sockdiag-exporter [OPTIONS]
-Serves socket metrics (NETLINK_SOCK_DIAG) for Prometheus at http://HOST:PORT/metrics.
+Serves socket metrics (NETLINK_SOCK_DIAG) for Prometheus at http://HOST:PORT/metrics
+(OpenMetrics or the text format, as the scraper asks; gzipped when it accepts gzip).
 
   --listen HOST:PORT     address to listen on (default 127.0.0.1:${DEFAULT_PORT}; [::1]:PORT for IPv6,
                          :PORT for every interface)
+  --web.listen-address HOST:PORT
+                         the same (node_exporter's name)
+  --path PATH            path of the metrics page (default /metrics)
+  --web.telemetry-path PATH
+                         the same (node_exporter's name)
+  --web.config.file FILE TLS and basic authentication, in the Prometheus exporters' web config
+                         format (YAML: tls_server_config.cert_file/key_file, client_auth_type,
+                         client_ca_file, min_version; basic_auth_users with bcrypt hashes;
+                         http_server_config.headers); read again when it changes
   --netns NAME           list this network namespace (a name under /var/run/netns, a path or a
                          pid); repeat for several, each series then has a netns label
                          (default: the exporter's own namespace)
-  --prefix PREFIX        metric name prefix (default sockdiag_)
+  --prefix PREFIX        metric name prefix (default sockdiag_; node_ gives node_exporter's
+                         node_tcp_connection_states)
   --protocols LIST       socket kinds, comma-separated (default: every kind the kernel answers)
   --per-process          add sockets per process (walks /proc at every scrape)
   --watch                also count TCP/UDP destroy events (sockets closed) and the events
@@ -34,12 +48,10 @@ Serves socket metrics (NETLINK_SOCK_DIAG) for Prometheus at http://HOST:PORT/met
   --max-listeners N      at most N listening addresses (default 1000)
   --max-processes N      at most N processes (default 100)
   --timeout MS           abort a dump after MS milliseconds (default 10000)
-  --path PATH            path of the metrics page (default /metrics)
   --max-connections N    serve at most N connections at once (default 256)
   --header-timeout MS    close a connection whose request headers take longer (default 10000)
   --idle-timeout MS      close a connection silent for MS milliseconds (default 30000)
-  --process-metrics      also export the exporter's own process_* and nodejs_* metrics
-                         (prom-client's defaults; promtool's lint objects to one of their names)
+  --process-metrics      also export the exporter's own process_* metrics (CPU, memory, fds)
   -h, --help             this message
   -V, --version          the version
 `;
@@ -103,7 +115,8 @@ export function parseArgs(argv: readonly string[]): ExporterArgs {
       case '-V':
       case '--version':
         return { version: true, options };
-      case '--listen': {
+      case '--listen':
+      case '--web.listen-address': {
         const { host, port } = parseListen(value());
         options.host = host ?? '::';
         options.port = port;
@@ -144,9 +157,16 @@ export function parseArgs(argv: readonly string[]): ExporterArgs {
         options.timeoutMs = integer(arg, value(), 1);
         break;
       case '--path':
+      case '--web.telemetry-path':
         options.path = value();
-        if (!options.path.startsWith('/')) throw new UsageError(`--path must start with '/', got '${options.path}'`);
+        if (!options.path.startsWith('/')) throw new UsageError(`${arg} must start with '/', got '${options.path}'`);
         break;
+      case '--web.config.file': {
+        const file = value();
+        if (file === '') throw new UsageError('--web.config.file: empty file name');
+        options.webConfigFile = path.resolve(file);
+        break;
+      }
       case '--process-metrics':
         options.processMetrics = true;
         break;
@@ -216,7 +236,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
   const where = formatHostPort(exporter.address.address, exporter.address.port);
-  process.stderr.write(`sockdiag-exporter: listening on http://${where}${opts.path ?? '/metrics'}\n`);
+  process.stderr.write(`sockdiag-exporter: listening on ${exporter.tls ? 'https' : 'http'}://${where}${opts.path ?? '/metrics'}\n`);
 
   return new Promise<number>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {

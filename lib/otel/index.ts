@@ -1,8 +1,11 @@
 /**
  * `sockdiag/otel`: socket metrics as OpenTelemetry observable instruments on a caller's
  * `Meter`, from one dump per collection. `system.network.connection.count` follows the
- * semantic conventions (`network.transport`, `network.connection.state`); the other
- * instruments are the families of `sockdiag/prometheus` under `sockdiag.*` names.
+ * semantic conventions (`network.transport`, `network.connection.state`), and so do the
+ * attributes elsewhere (`process.pid`, `process.executable.name`, `network.local.*`); the
+ * other instruments are the families of `sockdiag/prometheus` under `sockdiag.*` names
+ * that an OpenTelemetry-to-Prometheus translation turns into the same names (no instrument
+ * of ours ends in `.count`, which promtool's lint would read as a `_count` suffix).
  *
  * `@opentelemetry/api` is an optional peer dependency; only its types are used, since the
  * caller brings the `Meter`.
@@ -18,8 +21,8 @@
 import type { Attributes, BatchObservableCallback, BatchObservableResult, Meter, Observable } from '@opentelemetry/api';
 import type { NetnsRef } from '../netlink/channel';
 import type { SocketState } from '../diag/constants';
-import { SnapshotSource, type SourceOptions, type CountableEvent, type NamespaceResult } from '../prometheus/source';
-import { STATE_LABELS, quantiles, type Distribution } from '../prometheus/snapshot';
+import { SnapshotSource, type SourceOptions, type CountableEvent, type NamespaceResult, type KernelCounters } from '../prometheus/source';
+import { STATE_LABELS, BYTE_QUEUE_PROTOCOLS, LISTENING_PROTOCOLS, quantiles, type Distribution } from '../prometheus/snapshot';
 
 /** Options of {@link registerSocketInstruments}. */
 export interface SocketInstrumentsOptions extends SourceOptions {
@@ -58,6 +61,8 @@ export interface InstrumentFamily {
   description: string;
   /** Attribute keys (`sockdiag.netns` is added when several namespaces are listed). */
   attributes: readonly string[];
+  /** The kernel counter it reports, when it is one (observed when TCP or UDP is listed). */
+  kernel?: keyof KernelCounters;
 }
 
 /** The quantiles `sockdiag.tcp.rtt` and `sockdiag.tcp.cwnd` report (1 = the largest value). */
@@ -67,17 +72,25 @@ export const QUANTILES: readonly number[] = [0.5, 0.9, 0.99, 1];
 export const INSTRUMENT_FAMILIES: readonly InstrumentFamily[] = [
   { name: 'system.network.connection.count', kind: 'updowncounter', unit: '{connection}', description: 'Sockets by transport and state (OpenTelemetry semantic conventions).', attributes: ['network.transport', 'network.connection.state'] },
   { name: 'sockdiag.socket.queue.size', kind: 'updowncounter', unit: 'By', description: 'Bytes queued, summed over sockets that are not listening (receive: waiting to be read; transmit: not yet acknowledged or sent).', attributes: ['network.transport', 'network.io.direction'] },
-  { name: 'sockdiag.listener.count', kind: 'updowncounter', unit: '{socket}', description: 'Listening sockets.', attributes: ['network.transport'] },
-  { name: 'sockdiag.listener.full.count', kind: 'updowncounter', unit: '{socket}', description: 'Listening sockets whose accept queue is full (the kernel drops new connections to them).', attributes: ['network.transport'] },
+  { name: 'sockdiag.listeners', kind: 'updowncounter', unit: '{socket}', description: 'Listening sockets.', attributes: ['network.transport'] },
+  { name: 'sockdiag.listeners_full', kind: 'updowncounter', unit: '{socket}', description: 'Listening sockets whose accept queue is full (the kernel drops new connections to them).', attributes: ['network.transport'] },
   { name: 'sockdiag.listen.queue.length', kind: 'gauge', unit: '{connection}', description: 'Connections waiting to be accepted on a listening address.', attributes: ['network.transport', 'network.local.address', 'network.local.port'] },
   { name: 'sockdiag.listen.queue.backlog', kind: 'gauge', unit: '{connection}', description: "The accept queue's limit (listen() backlog capped by somaxconn).", attributes: ['network.transport', 'network.local.address', 'network.local.port'] },
+  { name: 'sockdiag.tcp.listen_overflows', kind: 'counter', unit: '{packet}', description: "Connections dropped because a listener's accept queue was full (TcpExt ListenOverflows).", attributes: [], kernel: 'tcpListenOverflows' },
+  { name: 'sockdiag.tcp.listen_drops', kind: 'counter', unit: '{packet}', description: 'SYNs and connections dropped by listeners for any reason, overflows included (TcpExt ListenDrops).', attributes: [], kernel: 'tcpListenDrops' },
+  { name: 'sockdiag.tcp.segments_sent', kind: 'counter', unit: '{segment}', description: 'TCP segments sent (Tcp OutSegs).', attributes: [], kernel: 'tcpSegmentsSent' },
+  { name: 'sockdiag.tcp.segments_retransmitted', kind: 'counter', unit: '{segment}', description: 'TCP segments retransmitted (Tcp RetransSegs).', attributes: [], kernel: 'tcpSegmentsRetransmitted' },
+  { name: 'sockdiag.tcp.memory', kind: 'updowncounter', unit: 'By', description: 'Memory of TCP socket buffers (sockstat TCP mem; kernel-wide).', attributes: [], kernel: 'tcpMemoryBytes' },
+  { name: 'sockdiag.udp.memory', kind: 'updowncounter', unit: 'By', description: 'Memory of UDP socket buffers (sockstat UDP mem; kernel-wide).', attributes: [], kernel: 'udpMemoryBytes' },
+  { name: 'sockdiag.udp.receive_buffer_errors', kind: 'counter', unit: '{datagram}', description: 'UDP datagrams dropped because a receive buffer was full (Udp and Udp6 RcvbufErrors).', attributes: [], kernel: 'udpReceiveBufferErrors' },
+  { name: 'sockdiag.udp.send_buffer_errors', kind: 'counter', unit: '{datagram}', description: 'UDP sends that failed for want of send-buffer space (Udp and Udp6 SndbufErrors).', attributes: [], kernel: 'udpSendBufferErrors' },
   { name: 'sockdiag.tcp.retransmitted_segments', kind: 'updowncounter', unit: '{segment}', description: 'Segments retransmitted over the lifetime of the TCP sockets now open (sum of tcpi_total_retrans).', attributes: [] },
   { name: 'sockdiag.tcp.lost_segments', kind: 'updowncounter', unit: '{segment}', description: 'Segments the TCP sockets now open presume lost (sum of tcpi_lost).', attributes: [] },
   { name: 'sockdiag.tcp.unacked_retransmits', kind: 'updowncounter', unit: '{segment}', description: 'Retransmitted segments not yet acknowledged (sum of tcpi_retrans).', attributes: [] },
   { name: 'sockdiag.tcp.retransmitting_sockets', kind: 'updowncounter', unit: '{socket}', description: 'TCP sockets in retransmission backoff.', attributes: [] },
   { name: 'sockdiag.tcp.rtt', kind: 'gauge', unit: 's', description: 'Smoothed RTT of the TCP connections now open, at the quantiles of QUANTILES (1 = the largest).', attributes: ['sockdiag.quantile'] },
   { name: 'sockdiag.tcp.cwnd', kind: 'gauge', unit: '{segment}', description: 'Congestion window of the TCP connections now open, at the quantiles of QUANTILES.', attributes: ['sockdiag.quantile'] },
-  { name: 'sockdiag.process.socket.count', kind: 'updowncounter', unit: '{socket}', description: 'Sockets held by a process (only with perProcess).', attributes: ['process.pid', 'process.command'] },
+  { name: 'sockdiag.process.sockets', kind: 'updowncounter', unit: '{socket}', description: 'Sockets held by a process (only with perProcess).', attributes: ['process.pid', 'process.executable.name'] },
   { name: 'sockdiag.up', kind: 'gauge', unit: '1', description: '1 when the last dump succeeded, 0 when it failed.', attributes: [] },
   { name: 'sockdiag.dump.duration', kind: 'gauge', unit: 's', description: 'Wall time of the last dump.', attributes: [] },
   { name: 'sockdiag.dumps', kind: 'counter', unit: '{dump}', description: 'Dumps run.', attributes: [] },
@@ -94,7 +107,8 @@ export const INSTRUMENT_FAMILIES: readonly InstrumentFamily[] = [
  * that, at each collection, runs one dump per namespace and observes them all. Attribute
  * cardinality is bounded as in `sockdiag/prometheus`: transport × state, one series per
  * listening address (at most `maxListeners`), per process only with `perProcess`. State
- * values are the semantic conventions' (`established`, `syn_received`, `fin_wait_1`, …).
+ * values are the semantic conventions' (`established`, `syn_received`, `fin_wait_1`, …);
+ * every usual state of each kind dumped is observed, 0 when empty.
  * A failed dump observes `sockdiag.up` = 0 and no socket values for that namespace.
  */
 export function registerSocketInstruments(opts: SocketInstrumentsOptions): SocketInstruments {
@@ -145,6 +159,13 @@ function observeNamespace(result: BatchObservableResult, instruments: ReadonlyMa
     observe('sockdiag.event.overruns', e.overruns);
     observe('sockdiag.events.lost', e.lost);
   }
+  const c = r.counters;
+  if (c !== undefined) {
+    for (const f of INSTRUMENT_FAMILIES) {
+      const v = f.kernel === undefined ? undefined : c[f.kernel];
+      if (v !== undefined) observe(f.name, v);
+    }
+  }
   const s = r.snapshot;
   if (s === undefined) return;
   for (const [protocol, states] of s.byState) {
@@ -155,13 +176,17 @@ function observeNamespace(result: BatchObservableResult, instruments: ReadonlyMa
     }
     for (const [state, n] of merged) observe('system.network.connection.count', n, { 'network.transport': protocol, 'network.connection.state': state });
   }
-  for (const [protocol, q] of s.queues) {
-    observe('sockdiag.socket.queue.size', q.receiveBytes, { 'network.transport': protocol, 'network.io.direction': 'receive' });
-    observe('sockdiag.socket.queue.size', q.sendBytes, { 'network.transport': protocol, 'network.io.direction': 'transmit' });
-  }
-  for (const [protocol, n] of s.listenersTotal) {
-    observe('sockdiag.listener.count', n, { 'network.transport': protocol });
-    observe('sockdiag.listener.full.count', s.listenersFull.get(protocol) ?? 0, { 'network.transport': protocol });
+  for (const protocol of s.protocols) {
+    const transport = { 'network.transport': protocol };
+    if (BYTE_QUEUE_PROTOCOLS.has(protocol)) {
+      const q = s.queues.get(protocol);
+      observe('sockdiag.socket.queue.size', q?.receiveBytes ?? 0, { ...transport, 'network.io.direction': 'receive' });
+      observe('sockdiag.socket.queue.size', q?.sendBytes ?? 0, { ...transport, 'network.io.direction': 'transmit' });
+    }
+    if (LISTENING_PROTOCOLS.has(protocol)) {
+      observe('sockdiag.listeners', s.listenersTotal.get(protocol) ?? 0, transport);
+      observe('sockdiag.listeners_full', s.listenersFull.get(protocol) ?? 0, transport);
+    }
   }
   for (const l of s.listeners) {
     const attrs = { 'network.transport': l.protocol, 'network.local.address': l.address, 'network.local.port': l.port };
@@ -176,7 +201,7 @@ function observeNamespace(result: BatchObservableResult, instruments: ReadonlyMa
   }
   observeQuantiles(observe, 'sockdiag.tcp.rtt', s.rtt);
   observeQuantiles(observe, 'sockdiag.tcp.cwnd', s.cwnd);
-  for (const p of s.processes) observe('sockdiag.process.socket.count', p.sockets, { 'process.pid': p.pid, 'process.command': p.command });
+  for (const p of s.processes) observe('sockdiag.process.sockets', p.sockets, { 'process.pid': p.pid, 'process.executable.name': p.command });
 }
 
 function observeQuantiles(observe: (name: string, value: number, attributes?: Attributes) => void, name: string, d: Distribution): void {

@@ -25,6 +25,33 @@ export const STATE_LABELS: Readonly<Record<SocketState, { readonly prometheus: s
   STATES.map((r) => [r.name, { prometheus: r.prometheus, otel: r.otel }]),
 ) as Record<SocketState, { prometheus: string; otel: string }>;
 
+const TCP_STATES: readonly SocketState[] = ['established', 'syn-sent', 'syn-recv', 'fin-wait-1', 'fin-wait-2', 'time-wait', 'closed', 'close-wait', 'last-ack', 'listening', 'closing'];
+
+/**
+ * The states each kind always reports, with 0 when no socket is in them, so that a series
+ * never vanishes because its sockets closed (a state seen once keeps reporting too).
+ */
+export const PROTOCOL_STATES: Readonly<Record<ProtocolName, readonly SocketState[]>> = {
+  tcp: TCP_STATES,
+  mptcp: TCP_STATES,
+  dccp: TCP_STATES,
+  sctp: TCP_STATES,
+  udp: ['established', 'closed'],
+  udplite: ['established', 'closed'],
+  raw: ['established', 'closed'],
+  unix: ['established', 'listening', 'closed'],
+  vsock: ['established', 'syn-sent', 'listening', 'closed', 'closing'],
+  tipc: ['established', 'listening', 'closed'],
+  packet: ['closed'],
+  netlink: ['closed'],
+  xdp: ['closed'],
+};
+
+/** Kinds whose Recv-Q/Send-Q are queued bytes: the queue metrics report each one dumped, 0 when empty. */
+export const BYTE_QUEUE_PROTOCOLS: ReadonlySet<ProtocolName> = new Set(['tcp', 'udp', 'udplite', 'raw', 'mptcp', 'sctp', 'dccp', 'unix']);
+/** Kinds that listen: the listener metrics report each one dumped, 0 when it has no listener. */
+export const LISTENING_PROTOCOLS: ReadonlySet<ProtocolName> = new Set(['tcp', 'mptcp', 'sctp', 'dccp', 'unix', 'vsock', 'tipc']);
+
 /** Upper bounds of the RTT histogram, in seconds (100 µs … 5 s). */
 export const RTT_BUCKETS_SECONDS: readonly number[] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 /** Upper bounds of the congestion-window histogram, in segments. */
@@ -99,10 +126,17 @@ export interface Distribution {
 export interface SocketSnapshot {
   /** Sockets listed. */
   sockets: number;
-  /** Sockets by protocol, then by state (ss's state names). */
+  /** The kinds dumped: those asked for (default: every kind) less those this kernel lacks. */
+  protocols: ProtocolName[];
+  /** Sockets by protocol, then by state (ss's state names); only states with sockets. */
   byState: Map<ProtocolName, Map<SocketState, number>>;
   /** Bytes queued, per protocol, over sockets that are not listening (inet and unix stream sockets). */
   queues: Map<ProtocolName, { receiveBytes: number; sendBytes: number }>;
+  /**
+   * node_exporter's `rx_queued_bytes`/`tx_queued_bytes`: Recv-Q and Send-Q summed over every
+   * TCP socket, listeners included (a listener's Recv-Q is its accept queue, its Send-Q the backlog).
+   */
+  tcpQueuesAll: { receiveBytes: number; sendBytes: number };
   /** Listening addresses, the deepest accept queues first (empty when `perListener` is false). */
   listeners: ListenerQueue[];
   /** Listener entries left out by `maxListeners`. */
@@ -230,6 +264,7 @@ class Tally {
   sockets = 0;
   readonly byProtocol = new Map<ProtocolName, Uint32Array>();
   readonly queues = new Map<ProtocolName, { receiveBytes: number; sendBytes: number }>();
+  readonly tcpQueuesAll = { receiveBytes: 0, sendBytes: 0 };
   readonly listeners = new Map<string, ListenerQueue>();
   readonly listenersFull = new Map<ProtocolName, number>();
   readonly listenersTotal = new Map<ProtocolName, number>();
@@ -252,6 +287,10 @@ class Tally {
     let states = this.byProtocol.get(protocol);
     if (states === undefined) this.byProtocol.set(protocol, (states = new Uint32Array(STATE_NAMES.length)));
     states[STATE_NUMBERS[s.state] ?? 0]++;
+    if (protocol === 'tcp') {
+      this.tcpQueuesAll.receiveBytes += s.recvQ;
+      this.tcpQueuesAll.sendBytes += s.sendQ;
+    }
     if (s.state === LISTENING) {
       countListener(s, this.perListener, this.listeners, this.listenersFull, this.listenersTotal);
     } else if (INET_QUEUE_PROTOCOLS.has(protocol) || (protocol === 'unix' && s.type !== 'dgram')) {
@@ -333,8 +372,10 @@ function finish(t: Tally, opts: SnapshotOptions, durationSeconds: number): Socke
   const processList = [...t.processes.values()].sort((a, b) => b.sockets - a.sockets || a.pid - b.pid);
   return {
     sockets: t.sockets,
+    protocols: (opts.protocols ?? ALL_PROTOCOLS).filter((p) => !t.unsupported.includes(p)),
     byState,
     queues: t.queues,
+    tcpQueuesAll: t.tcpQueuesAll,
     listeners: listenerList.slice(0, maxListeners),
     listenersOmitted: Math.max(0, listenerList.length - maxListeners),
     listenersFull: t.listenersFull,

@@ -5,10 +5,11 @@
  * @module
  */
 import type { NetnsRef } from '../netlink/channel';
-import type { ProtocolName } from '../diag/constants';
+import type { ProtocolName, SocketState } from '../diag/constants';
 import { ALL_PROTOCOLS } from '../diag/registry';
 import { engineOf, type Engine } from '../engine';
-import { takeSnapshot, type SocketSnapshot, type SnapshotOptions } from './snapshot';
+import { readNetCounters, pageSize, type NetCounters } from '../proc/netstat';
+import { takeSnapshot, PROTOCOL_STATES, type SocketSnapshot, type SnapshotOptions } from './snapshot';
 
 /** Namespaces dumped at once by one collection. */
 export const PARALLEL_NAMESPACES = 4;
@@ -44,14 +45,67 @@ export interface SourceOptions {
   engine?: Engine;
 }
 
+/**
+ * The kernel's socket counters of a namespace that the metric helpers export (undefined
+ * fields: the kernel has no such counter). The MIB counters only grow (until the namespace
+ * is deleted); the memory figures are kernel-wide (sockstat's `mem`, shared by every namespace).
+ */
+export interface KernelCounters {
+  /** `TcpExt:ListenOverflows`: connections that completed a handshake (or SYNs) dropped because an accept queue was full. */
+  tcpListenOverflows?: number;
+  /** `TcpExt:ListenDrops`: SYNs and handshakes dropped by listeners for any reason (overflows included). */
+  tcpListenDrops?: number;
+  /** `Tcp:OutSegs`: segments sent. */
+  tcpSegmentsSent?: number;
+  /** `Tcp:RetransSegs`: segments retransmitted. */
+  tcpSegmentsRetransmitted?: number;
+  /** sockstat `TCP: mem`, in bytes: memory of TCP buffers (kernel-wide). */
+  tcpMemoryBytes?: number;
+  /** sockstat `UDP: mem`, in bytes: memory of UDP buffers (kernel-wide). */
+  udpMemoryBytes?: number;
+  /** `Udp:RcvbufErrors` + `Udp6:RcvbufErrors`: datagrams dropped because a receive buffer was full. */
+  udpReceiveBufferErrors?: number;
+  /** `Udp:SndbufErrors` + `Udp6:SndbufErrors`: sends that failed for want of send-buffer space. */
+  udpSendBufferErrors?: number;
+}
+
+/** Where each {@link KernelCounters} field comes from (the keys of `readNetCounters()`, summed). */
+export const KERNEL_COUNTER_KEYS: Readonly<Record<keyof KernelCounters, readonly string[]>> = {
+  tcpListenOverflows: ['TcpExt:ListenOverflows'],
+  tcpListenDrops: ['TcpExt:ListenDrops'],
+  tcpSegmentsSent: ['Tcp:OutSegs'],
+  tcpSegmentsRetransmitted: ['Tcp:RetransSegs'],
+  tcpMemoryBytes: ['TCP:mem'],
+  udpMemoryBytes: ['UDP:mem'],
+  udpReceiveBufferErrors: ['Udp:RcvbufErrors', 'Udp6:RcvbufErrors'],
+  udpSendBufferErrors: ['Udp:SndbufErrors', 'Udp6:SndbufErrors'],
+};
+
+/** Reduces the parsed /proc/net files to {@link KernelCounters}. */
+export function kernelCounters(c: NetCounters): KernelCounters {
+  const out: KernelCounters = {};
+  for (const [field, keys] of Object.entries(KERNEL_COUNTER_KEYS) as Array<[keyof KernelCounters, readonly string[]]>) {
+    const present = keys.map((k) => c.get(k)).filter((v): v is number => v !== undefined && Number.isFinite(v));
+    if (present.length === 0) continue;
+    const sum = present.reduce((a, b) => a + b, 0);
+    out[field] = field.endsWith('MemoryBytes') ? sum * pageSize() : sum;
+  }
+  return out;
+}
+
 /** One namespace of a collection. */
 export interface NamespaceResult {
   /** The namespace as given (undefined: the caller's). */
   netns: NetnsRef | undefined;
   /** Its label value (`''` when there is no `netns` label). */
   label: string;
-  /** The reduced sockets; undefined when the dump failed. */
+  /**
+   * The reduced sockets; undefined when the dump failed. `byState` holds every state of
+   * {@link PROTOCOL_STATES} and every state seen before in this namespace, 0 when empty.
+   */
   snapshot: SocketSnapshot | undefined;
+  /** The kernel's counters of the namespace; undefined when the dump failed or neither TCP nor UDP is listed. */
+  counters?: KernelCounters;
   /** Why the dump failed. */
   error?: unknown;
 }
@@ -101,6 +155,8 @@ export class SnapshotSource {
   /** Event counters per namespace label. */
   readonly events = new Map<string, EventHealth>();
   private readonly opts: SourceOptions;
+  /** States seen per namespace label and kind, reported (as 0) from then on. */
+  private readonly seen = new Map<string, Map<ProtocolName, Set<SocketState>>>();
   private inFlight: Promise<NamespaceResult[]> | undefined;
 
   /** Checks the options (a bad one throws a TypeError or RangeError here, not at scrape time). */
@@ -158,13 +214,16 @@ export class SnapshotSource {
     if (o.engine !== undefined) snapOpts.engine = o.engine;
     h.dumps++;
     const t0 = process.hrtime.bigint();
+    const protocols = o.protocols ?? ALL_PROTOCOLS;
+    const wantCounters = protocols.includes('tcp') || protocols.includes('udp');
     try {
-      const snapshot = await takeSnapshot(snapOpts);
+      const [snapshot, counters] = await Promise.all([takeSnapshot(snapOpts), wantCounters ? readNetCounters(netns) : undefined]);
       h.lastDurationSeconds = snapshot.durationSeconds;
       if (snapshot.interrupted) h.interrupted++;
       h.duplicatesDropped += snapshot.duplicatesDropped;
       h.up = true;
-      return { netns, label, snapshot };
+      this.fillStates(label, snapshot);
+      return counters === undefined ? { netns, label, snapshot } : { netns, label, snapshot, counters: kernelCounters(counters) };
     } catch (error) {
       h.lastDurationSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
       h.errors++;
@@ -175,6 +234,20 @@ export class SnapshotSource {
         // A throwing error callback must not fail the scrape of everything else.
       }
       return { netns, label, snapshot: undefined, error };
+    }
+  }
+
+  /** Adds the zero states of each kind dumped (its usual ones and those seen before), and remembers the states seen. */
+  private fillStates(label: string, snapshot: SocketSnapshot): void {
+    let seen = this.seen.get(label);
+    if (seen === undefined) this.seen.set(label, (seen = new Map()));
+    for (const protocol of snapshot.protocols) {
+      let states = snapshot.byState.get(protocol);
+      if (states === undefined) snapshot.byState.set(protocol, (states = new Map()));
+      let known = seen.get(protocol);
+      if (known === undefined) seen.set(protocol, (known = new Set(PROTOCOL_STATES[protocol])));
+      for (const state of states.keys()) known.add(state);
+      for (const state of known) if (!states.has(state)) states.set(state, 0);
     }
   }
 
