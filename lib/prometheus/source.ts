@@ -43,6 +43,12 @@ export interface SourceOptions {
   onError?: (error: unknown, netns: NetnsRef | undefined) => void;
   /** The engine the dumps run on (default: the shared one); see `ListOptions.engine`. */
   engine?: Engine;
+  /**
+   * Also export the kernel's socket counters of each namespace, read from its /proc/net files
+   * (default true when TCP or UDP is listed). A failed read is passed to `onError`; the socket
+   * series are still exported.
+   */
+  kernelCounters?: boolean;
 }
 
 /**
@@ -215,9 +221,19 @@ export class SnapshotSource {
     h.dumps++;
     const t0 = process.hrtime.bigint();
     const protocols = o.protocols ?? ALL_PROTOCOLS;
-    const wantCounters = protocols.includes('tcp') || protocols.includes('udp');
+    const wantCounters = o.kernelCounters !== false && (protocols.includes('tcp') || protocols.includes('udp'));
     try {
-      const [snapshot, counters] = await Promise.all([takeSnapshot(snapOpts), wantCounters ? readNetCounters(netns) : undefined]);
+      // The kernel's counters are best effort: when /proc/net cannot be read, the sockets still count.
+      // (A failure is reported only when the dump worked: a missing namespace is one error.)
+      let countersError: { err: unknown } | undefined;
+      const counting = wantCounters
+        ? readNetCounters(netns).catch((err: unknown) => {
+            countersError = { err };
+            return undefined;
+          })
+        : undefined;
+      const [snapshot, counters] = await Promise.all([takeSnapshot(snapOpts), counting]);
+      if (countersError !== undefined) this.report(countersError.err, netns);
       h.lastDurationSeconds = snapshot.durationSeconds;
       if (snapshot.interrupted) h.interrupted++;
       h.duplicatesDropped += snapshot.duplicatesDropped;
@@ -228,12 +244,17 @@ export class SnapshotSource {
       h.lastDurationSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
       h.errors++;
       h.up = false;
-      try {
-        o.onError?.(error, netns);
-      } catch {
-        // A throwing error callback must not fail the scrape of everything else.
-      }
+      this.report(error, netns);
       return { netns, label, snapshot: undefined, error };
+    }
+  }
+
+  /** Hands an error to the caller's `onError`, which may not fail the scrape of everything else. */
+  private report(error: unknown, netns: NetnsRef | undefined): void {
+    try {
+      this.opts.onError?.(error, netns);
+    } catch {
+      // A throwing error callback must not fail the scrape of everything else.
     }
   }
 
@@ -290,5 +311,6 @@ function validate(opts: SourceOptions): void {
     for (const p of opts.protocols) if (!ALL_PROTOCOLS.includes(p)) throw new TypeError(`unknown protocol: ${String(p)}`);
   }
   if (opts.onError !== undefined && typeof opts.onError !== 'function') throw new TypeError('onError must be a function');
+  if (opts.kernelCounters !== undefined && typeof opts.kernelCounters !== 'boolean') throw new TypeError('kernelCounters must be a boolean');
   if (opts.engine !== undefined) engineOf(opts); // a TypeError for anything but an Engine
 }
