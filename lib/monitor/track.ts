@@ -3,7 +3,7 @@
  * cookie, and from the kernel's destroy events where it has them.
  * @module
  */
-import { NLA_HDRLEN, NLA_TYPE_MASK } from '../netlink/attributes';
+import { NLA_HDRLEN, findAttribute } from '../netlink/attributes';
 import { NLMSG_HDRLEN } from '../netlink/message';
 import { fieldSize, StructSpec } from '../netlink/struct';
 import { fieldAt } from '../netlink/offsets';
@@ -206,32 +206,6 @@ interface Entry {
 interface Tombstone {
   seen: number;
   missed: number;
-}
-
-// Where a message's INET_DIAG_INFO and INET_DIAG_SHUTDOWN are, written here by findAttributes
-// (module state instead of a returned object: this runs for every socket of every dump).
-let foundInfoW = -1;
-let foundInfoLen = 0;
-let foundShutdown = -1;
-
-/** Finds INET_DIAG_INFO and INET_DIAG_SHUTDOWN among the attributes in words `[from, …)`, ending at byte `endByte` of the view. */
-function findAttributes(words: Int32Array, from: number, endByte: number): void {
-  foundInfoW = -1;
-  foundInfoLen = 0;
-  foundShutdown = -1;
-  for (let at = from; at * 4 + NLA_HDRLEN <= endByte; ) {
-    const head = words[at];
-    const len = head & 0xffff;
-    if (len < NLA_HDRLEN || at * 4 + len > endByte) return;
-    const type = (head >>> 16) & NLA_TYPE_MASK;
-    if (type === INET_DIAG_INFO) {
-      foundInfoW = at + 1;
-      foundInfoLen = len - NLA_HDRLEN;
-    } else if (type === INET_DIAG_SHUTDOWN && len > NLA_HDRLEN) {
-      foundShutdown = words[at + 1] & 0xff;
-    }
-    at += (len + 3) >> 2;
-  }
 }
 
 const INET_NAMES = new Set<ProtocolName>(Object.keys(INET_PROTOCOLS) as ProtocolName[]);
@@ -480,7 +454,13 @@ class Tracker implements SocketTracker {
     const high = words[m + COOKIE_WORD + 1] >>> 0;
     const key: CookieKey = high < MAX_SAFE_HIGH ? high * 0x100000000 + (words[m + COOKIE_WORD] >>> 0) : b.readBigUInt64LE(off + NLMSG_HDRLEN + COOKIE_WORD * 4);
     if (this.#seenTombstone(key, dump)) return;
-    findAttributes(words, m + MSG_WORDS, off + len);
+    // Where its INET_DIAG_INFO payload lies (in words) and its INET_DIAG_SHUTDOWN value.
+    const attrs = off + NLMSG_HDRLEN + MSG_SIZE;
+    const infoAt = findAttribute(b, attrs, off + len, INET_DIAG_INFO);
+    const foundInfoW = infoAt < 0 ? -1 : (infoAt + NLA_HDRLEN) >> 2;
+    const foundInfoLen = infoAt < 0 ? 0 : b.readUInt16LE(infoAt) - NLA_HDRLEN;
+    const shutdownAt = findAttribute(b, attrs, off + len, INET_DIAG_SHUTDOWN);
+    const foundShutdown = shutdownAt >= 0 && b.readUInt16LE(shutdownAt) > NLA_HDRLEN ? b[shutdownAt + NLA_HDRLEN] : -1;
     const entry = this.#seenAgain(key, dump);
     if (entry === undefined) {
       this.#opened({ key, data: b, off, len, decode, words, w, infoW: foundInfoW, infoLen: foundInfoLen, shutdown: foundShutdown, seen: dump, missed: 0 });
