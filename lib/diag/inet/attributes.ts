@@ -3,7 +3,7 @@
  * tables they carry (ULP info: TLS and MPTCP subflow; BPF socket storages).
  * @module
  */
-import { attr, codec, padAttr, defineAttributes, decodeAttributes, AttrCodec, AttrValues, NLA_HDRLEN, NLA_TYPE_MASK, align4, emitAttributes, attributesSize } from '../../netlink/attributes';
+import { attr, codec, padAttr, defineAttributes, decodeAttributes, AttrCodec, AttrValues, AttributeCursor, NLA_HDRLEN, align4, emitAttributes, attributesSize } from '../../netlink/attributes';
 import { structDecoder, encodeStruct, StructValue } from '../../netlink/struct';
 import { DecodeError } from '../../errors';
 import { IPPROTO, AF } from '../constants';
@@ -62,13 +62,9 @@ const bpfStorage = codec.nested(bpfStorageAttributes);
 const bpfStorageList: AttrCodec<BpfStorage[]> = {
   decode(b, o, n, ctx) {
     const out: BpfStorage[] = [];
-    const end = o + n;
-    while (o + NLA_HDRLEN <= end) {
-      const len = b.readUInt16LE(o);
-      if (len < NLA_HDRLEN || o + len > end) throw new DecodeError(`BPF storage attribute length ${len}`, o, 'sk_diag_bpf_storage');
-      if ((b.readUInt16LE(o + 2) & NLA_TYPE_MASK) === SK_DIAG_BPF_STORAGE) out.push(bpfStorage.decode(b, o + NLA_HDRLEN, len - NLA_HDRLEN, ctx));
-      o += align4(len);
-    }
+    const c = new AttributeCursor(b, o, o + n, 'sk_diag_bpf_storage');
+    while (c.next()) if (c.type === SK_DIAG_BPF_STORAGE) out.push(bpfStorage.decode(b, c.payload, c.length, ctx));
+    c.throwIfError();
     return out;
   },
   size: (v) => v.reduce((n, s) => n + align4(NLA_HDRLEN + attributesSize(bpfStorageAttributes, s as Record<string, unknown>)), 0),
