@@ -39,6 +39,8 @@ export interface RawAttribute {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Where a cursor with an error would walk next: past any end. */
+const STOPPED = Number.MAX_SAFE_INTEGER;
 const TWO_32 = 4294967296;
 
 /**
@@ -58,12 +60,8 @@ const TWO_32 = 4294967296;
 export class AttributeCursor {
   /** Type of the current attribute, with the flag bits masked off. */
   type = 0;
-  /** Flag bits of the current attribute (`NLA_F_NESTED`, `NLA_F_NET_BYTEORDER`). */
-  flags = 0;
-  /** Where the current attribute's header starts in {@link AttributeCursor.buffer}. */
-  offset = -1;
-  /** Where its payload starts. */
-  payload = 0;
+  /** Where its payload starts in {@link AttributeCursor.buffer} (-1 before the first `next()`). */
+  payload = -1;
   /** Its payload length (the header's length minus the header). */
   length = 0;
   /** The bytes walked. */
@@ -98,9 +96,7 @@ export class AttributeCursor {
     this.#err = undefined;
     this.#parent = undefined;
     this.type = 0;
-    this.flags = 0;
-    this.offset = -1;
-    this.payload = 0;
+    this.payload = -1;
     this.length = 0;
     return this;
   }
@@ -109,13 +105,12 @@ export class AttributeCursor {
   next(): boolean {
     const at = this.#next;
     const end = this.#end;
-    if (at + HDRLEN > end || this.#err !== undefined) return false;
+    // An error moves #next past any end: the walk is over.
+    if (at + HDRLEN > end) return false;
     const b = this.buffer;
     const len = b[at] | (b[at + 1] << 8);
     const type = (b[at + 2] | (b[at + 3] << 8)) & TYPE_MASK;
-    this.offset = at;
     this.type = type;
-    this.flags = (b[at + 3] << 8) & ~TYPE_MASK;
     this.payload = at + HDRLEN;
     if (len < HDRLEN || at + len > end) return this.#badLength(len);
     this.length = len - HDRLEN;
@@ -135,6 +130,17 @@ export class AttributeCursor {
   #tooShort(min: number): false {
     this.fail(`${this.#name} attribute type ${this.type} needs ${min} bytes, got ${this.length}`);
     return false;
+  }
+
+  /** Where the current attribute's header starts (-1 before the first `next()`). */
+  get offset(): number {
+    return this.payload < 0 ? -1 : this.payload - HDRLEN;
+  }
+
+  /** Flag bits of the current attribute (`NLA_F_NESTED`, `NLA_F_NET_BYTEORDER`). */
+  get flags(): number {
+    // The flags are the top bits of the type, a little-endian u16 just before the payload.
+    return this.payload < 0 ? 0 : (this.buffer[this.payload - 1] << 8) & ~TYPE_MASK;
   }
 
   /** Whether the current attribute carries `NLA_F_NESTED`. */
@@ -159,7 +165,10 @@ export class AttributeCursor {
   }
 
   #set(e: DecodeError): void {
-    for (let c: AttributeCursor | undefined = this; c !== undefined && c.#err === undefined; c = c.#parent) c.#err = e;
+    for (let c: AttributeCursor | undefined = this; c !== undefined && c.#err === undefined; c = c.#parent) {
+      c.#err = e;
+      c.#next = STOPPED;
+    }
   }
 
   /** The sticky error, if the walk met one. */
