@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { StructSpec, defineStruct } from '../lib/netlink/struct';
 import {
   inetDiagSockid, inetDiagReqV2, inetDiagReq, inetDiagMsg, inetDiagMeminfo, tcpvegasInfo, tcpDctcpInfo, tcpBbrInfo, tcpDiagMd5sig, inetDiagAttributes, INET_DIAG_EXT,
-  inetDiagBcOp, inetDiagHostcond, inetDiagMarkcond,
+  inetDiagBcOp, inetDiagHostcond, inetDiagMarkcond, sockaddrStorage, sockaddrIn, sockaddrIn6,
 } from '../lib/diag/inet';
 import { tcpInfo } from '../lib/diag/inet/tcp-info';
 import { mptcpInfo } from '../lib/diag/inet/mptcp-info';
@@ -37,6 +37,14 @@ test('inet structures match linux/inet_diag.h, tcp.h and mptcp.h', () => {
   expect(layout).toContain('tcp_info.tcpi_snd_wnd 228 4');
   expect(layout).toContain('inet_diag_msg.idiag_inode 68 4');
   expect(layout).toContain('inet_diag_hostcond.port 4 4');
+});
+
+test('the socket addresses of INET_DIAG_LOCALS/PEERS match netinet/in.h', () => {
+  expectCLayout(['sys/socket.h', 'netinet/in.h'], [
+    [sockaddrStorage, 'sockaddr_storage'],
+    [sockaddrIn, 'sockaddr_in'],
+    [sockaddrIn6, 'sockaddr_in6'],
+  ]);
 });
 
 test("inet_diag_hostcond's address array starts at its end", () => {

@@ -155,3 +155,24 @@ export const inetDiagMarkcond = defineStruct('inet_diag_markcond', 8, [
   { name: 'mark', orig: 'mark', type: 'u32', offset: 0 },
   { name: 'mask', orig: 'mask', type: 'u32', offset: 4 },
 ] as const);
+
+/** `struct sockaddr_storage`: room for any address; only its family is common to all. */
+export const sockaddrStorage = defineStruct('sockaddr_storage', 128, [
+  { name: 'family', orig: 'ss_family', type: 'u16', offset: 0 },
+] as const);
+
+/** `struct sockaddr_in`: an IPv4 address and port. */
+export const sockaddrIn = defineStruct('sockaddr_in', 16, [
+  { name: 'family', orig: 'sin_family', type: 'u16', offset: 0 },
+  { name: 'port', orig: 'sin_port', type: 'be16', offset: 2 },
+  { name: 'addr', orig: 'sin_addr', type: 'bytes', offset: 4, length: 4 },
+] as const);
+
+/** `struct sockaddr_in6`: an IPv6 address and port. */
+export const sockaddrIn6 = defineStruct('sockaddr_in6', 28, [
+  { name: 'family', orig: 'sin6_family', type: 'u16', offset: 0 },
+  { name: 'port', orig: 'sin6_port', type: 'be16', offset: 2 },
+  { name: 'flowinfo', orig: 'sin6_flowinfo', type: 'be32', offset: 4 },
+  { name: 'addr', orig: 'sin6_addr', type: 'bytes', offset: 8, length: 16 },
+  { name: 'scopeId', orig: 'sin6_scope_id', type: 'u32', offset: 24 },
+] as const);
