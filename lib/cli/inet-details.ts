@@ -1,13 +1,14 @@
 /**
  * The details column of inet sockets (what ss prints after the peer), written as bytes
- * straight from the kernel's reply: `tcp_info`, socket memory, the congestion control's
- * state and the `-e` fields are read at their table offsets and their numbers written as
+ * straight from the kernel's reply through its view (`InetMessage`, diag/inet/view.ts):
+ * `tcp_info`, socket memory, the congestion control's state and the `-e` fields are read at
+ * their table offsets and their numbers written as
  * digits, with no decoded objects, BigInts or intermediate strings. At 100k sockets this
  * is most of the command's time (`sockdiag -tanie`), as printf is most of ss's.
  *
  * This is the only writer of the inet details text; what is rare (`-p`, `--tos`, MD5 keys,
- * ULP, MPTCP and SCTP details…) is taken from the decoded socket and the string formatters
- * of details.ts.
+ * ULP, MPTCP and SCTP details…) is taken from the message's socket object (`m.socket()`)
+ * and the string formatters of details.ts.
  * @module
  */
 import { TIMER_NAMES, INET_DIAG_ATTR, type InetMessage, type PayloadReader } from '../diag/inet';
@@ -589,7 +590,7 @@ function writeTimer(w: CellWriter, m: InetMessage): void {
   w.byte(0x29);
 }
 
-/** Writes the details column of the message bound to {@link reply} into `w`. */
+/** Writes the details column of the inet reply message `m` into `w`. */
 export function writeInetDetails(w: CellWriter, m: InetMessage, o: FormatOptions): void {
   const protocol = m.protocolName;
   if (o.processes || o.threads || o.selinuxProcess || o.selinuxSocket) w.text(usersText(m.socket() as Socket, o));
