@@ -12,11 +12,10 @@ import type { NetlinkSocket } from '../diag/netlink';
 import type { PacketSocket } from '../diag/packet';
 import { CellWriter, writeRowCells, type Row, type RowSink } from './table';
 import { socketDetails } from './details';
-import { bindSocket, reply, writeInetDetails, type MessageDecode } from './inet-details';
+import { protocolNumber, v6only as v6onlyOf, writeInetDetails } from './inet-details';
 import { formatIPv4, formatIPv6 } from '../diag/inet/address';
-import { inetDiagMsg } from '../diag/inet/structs';
-import { checkMessage, type FamilyCheck } from '../netlink/fixed-message';
-import { AF } from '../diag/constants';
+import { InetMessage, InetSocketView, readInetMessage, INET_PROTOCOLS } from '../diag/inet/view';
+import { stateName } from '../diag/constants';
 import { STATE_LABELS } from './tables';
 import { ipProtocolName, linkProtocolName, netlinkProtocolName, serviceByPort } from './names';
 import { ownPortRange } from '../system/sysctl';
@@ -73,10 +72,13 @@ export interface FormatOptions {
   tables?: ReadonlySet<ProtocolName>;
   /** Ports ss never names (default: this namespace's ip_local_port_range). */
   ephemeralPorts?: readonly [number, number];
+  /**
+   * The view inet rows are read through, rebound for each row so that a listing allocates
+   * none per row (made on first use; rows are written synchronously, one at a time).
+   */
+  inetView?: InetMessage;
 }
 
-const INET_MSG_SIZE = inetDiagMsg.size;
-const INET_FAMILY: FamilyCheck = { offset: inetDiagMsg.fields.find((f) => f.name === 'family')!.offset, af: [AF.INET, AF.INET6], names: ['idiag_family', 'AF_INET or AF_INET6'] };
 
 /** ss's proto_name for inet sockets; raw sockets show their INET_DIAG_PROTOCOL, if any. */
 function inetNetid(s: InetSocket): string {
@@ -183,14 +185,15 @@ const vsockPart = (n: number): string => (n >>> 0 === VMADDR_ANY ? '*' : String(
  * library makes carries them; the text has one implementation, in inet-details.ts.
  */
 function writeInetRow(sink: RowSink, s: InetSocket, o: FormatOptions): void {
-  if (!bindSocket(s)) throw new TypeError('an inet socket is printed from its reply bytes; this one has none (it was not made by sockdiag)');
-  writeReplyRow(sink, o);
+  const m = InetSocketView.message(s, (o.inetView ??= new InetMessage()));
+  if (m === undefined) throw new TypeError('an inet socket is printed from its reply bytes; this one has none (it was not made by sockdiag)');
+  writeReplyRow(sink, m.check(), o);
 }
 
-/** An address cell of the message bound to `reply` (without its delimiter). */
-function writeReplyAddress(w: CellWriter, off: number, v6: boolean, v6only: boolean, o: FormatOptions): void {
-  const b = reply.b;
-  if (!v6) {
+/** An address cell of the message `m` (without its delimiter). */
+function writeReplyAddress(w: CellWriter, m: InetMessage, off: number, v6only: boolean, o: FormatOptions): void {
+  const b = m.buffer;
+  if (!m.v6) {
     if (o.hostNames) {
       w.text(hostText(formatIPv4(b, off), false, false, o));
       return;
@@ -204,59 +207,56 @@ function writeReplyAddress(w: CellWriter, off: number, v6: boolean, v6only: bool
     w.uint(b[off + 3]);
     return;
   }
-  if (!v6only && reply.isAny6(off)) {
+  if (!v6only && m.isAny6(off)) {
     w.byte(0x2a);
     return;
   }
   w.text(hostText(formatIPv6(b, off), true, v6only, o));
 }
 
-/** The row of the inet reply message bound to `reply`. */
-function writeReplyRow(sink: RowSink, o: FormatOptions): void {
-  const r = reply;
+/** The row of the inet reply message `m`. */
+function writeReplyRow(sink: RowSink, m: InetMessage, o: FormatOptions): void {
   const w = sink.out;
-  const protocol = r.protocol;
-  w.text(protocol === 'raw' ? rawNetid(r.protocolNumber) : protocol === 'udplite' ? '???' : protocol);
+  const protocol = m.protocolName;
+  w.text(protocol === 'raw' ? rawNetid(protocolNumber(m)) : protocol === 'udplite' ? '???' : protocol);
   sink.endCell();
-  w.text(STATE_LABELS[r.state] ?? 'UNKNOWN');
+  w.text(STATE_LABELS[stateName(m.state)] ?? 'UNKNOWN');
   sink.endCell();
-  w.int(r.recvQ);
+  // ss prints the queues with %d.
+  w.int(m.rqueue | 0);
   sink.endCell();
-  w.int(r.sendQ);
+  w.int(m.wqueue | 0);
   sink.endCell();
-  const v6 = r.v6;
   // ss prints `::` as `*` unless the socket is IPv6-only.
-  const v6only = v6 && (r.isAny6(r.src) || r.isAny6(r.dst)) ? r.v6only === true : false;
+  const v6only = m.v6 && (m.isAny6(m.src) || m.isAny6(m.dst)) ? v6onlyOf(m) === true : false;
   const proto = serviceProtocol(protocol, o);
-  writeReplyAddress(w, r.src, v6, v6only, o);
-  const ifindex = r.ifindex;
+  writeReplyAddress(w, m, m.src, v6only, o);
+  const ifindex = m.ifindex;
   if (ifindex) {
     w.byte(0x25);
     w.text(ifname(ifindex, o));
   }
   w.byte(0x3a);
   sink.endCell();
-  writePort(w, r.sport, proto, o);
+  writePort(w, m.sport, proto, o);
   sink.endCell();
-  writeReplyAddress(w, r.dst, v6, v6only, o);
+  writeReplyAddress(w, m, m.dst, v6only, o);
   w.byte(0x3a);
   sink.endCell();
-  writePort(w, r.dport, proto, o);
+  writePort(w, m.dport, proto, o);
   sink.endCell();
-  writeInetDetails(w, o);
+  writeInetDetails(w, m, o);
   sink.endCell();
 }
 
 /**
  * Writes the row of one inet reply message (`off` at its nlmsghdr, `len` = nlmsg_len) from
- * its bytes, without decoding it into a socket object unless a rare option needs one
- * (`decode` makes it then). Throws {@link DecodeError} on malformed bytes, as decoding does.
+ * its bytes, without decoding it into a socket object unless a rare option needs one (the
+ * message's view makes it then; `decode` is not used). Throws {@link DecodeError} on
+ * malformed bytes, as decoding does.
  */
-export function writeInetMessageRow(sink: RowSink, b: Buffer, off: number, len: number, protocol: InetProtocolName, decode: MessageDecode, o: FormatOptions): void {
-  const msg = checkMessage(b, off, len, INET_MSG_SIZE, inetDiagMsg.name, INET_FAMILY);
-  // Binding walks the attributes and checks their framing.
-  reply.bind(b, off, msg, off + len, protocol, undefined, decode);
-  writeReplyRow(sink, o);
+export function writeInetMessageRow(sink: RowSink, b: Buffer, off: number, len: number, protocol: InetProtocolName, decode: unknown, o: FormatOptions): void {
+  writeReplyRow(sink, readInetMessage(b, off, len, INET_PROTOCOLS[protocol], (o.inetView ??= new InetMessage())), o);
 }
 
 function writePort(w: CellWriter, port: number, proto: string | undefined, o: FormatOptions): void {

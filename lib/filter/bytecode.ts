@@ -11,6 +11,9 @@
  */
 import { AF, STATE_NUMBERS } from '../diag/constants';
 import { parseAddressInto } from '../diag/inet/address';
+import { inetDiagBcOp, inetDiagHostcond, inetDiagMarkcond } from '../diag/inet/structs';
+import { fieldAt } from '../netlink/offsets';
+import { encodeStruct } from '../netlink/struct';
 import type { FilterExpr, InetHost, StateClause, StateWord } from './ast';
 
 /** `INET_DIAG_BC_*` operation codes (linux/inet_diag.h). */
@@ -33,6 +36,29 @@ export const INET_DIAG_BC = {
 
 /** The attribute length is a u16 that includes its 4-byte header. */
 const MAX_PROGRAM = 0xffff - 4;
+
+// Where everything of a program lies, from the tables (linux/inet_diag.h).
+const OP_SIZE = inetDiagBcOp.size;
+const OP_CODE = fieldAt(inetDiagBcOp, 'code', 'u8');
+const OP_YES = fieldAt(inetDiagBcOp, 'yes', 'u8');
+const OP_NO = fieldAt(inetDiagBcOp, 'no', 'u16');
+const HOSTCOND_SIZE = inetDiagHostcond.size;
+const HC_FAMILY = OP_SIZE + fieldAt(inetDiagHostcond, 'family', 'u8');
+const HC_PREFIX_LEN = OP_SIZE + fieldAt(inetDiagHostcond, 'prefixLen', 'u8');
+const HC_PORT = OP_SIZE + fieldAt(inetDiagHostcond, 'port', 's32');
+const HC_ADDR = OP_SIZE + fieldAt(inetDiagHostcond, 'addr', 'bytes');
+const MC_MARK = OP_SIZE + fieldAt(inetDiagMarkcond, 'mark', 'u32');
+const MC_MASK = OP_SIZE + fieldAt(inetDiagMarkcond, 'mask', 'u32');
+/** DEV_COND's operand: the interface index, a u32 right after the op. */
+const DEV_IFINDEX = OP_SIZE;
+const DEV_COND_LEN = OP_SIZE + 4;
+/** CGROUP_COND's operand: the cgroup id, a u64 right after the op. */
+const CGROUP_ID = OP_SIZE;
+const CGROUP_COND_LEN = OP_SIZE + 8;
+/** S_GE/S_LE/D_GE/D_LE/S_EQ/D_EQ: the port rides in the `no` field of a second op. */
+const PORT_OPERAND = OP_SIZE + OP_NO;
+const PORT_COMPARE_LEN = 2 * OP_SIZE;
+const MARK_COND_LEN = OP_SIZE + inetDiagMarkcond.size;
 
 /** Options of {@link compileFilter}. */
 export interface CompileOptions {
@@ -72,19 +98,17 @@ const TRUE: Node = { t: 'true' };
 const FALSE: Node = { t: 'false' };
 
 function op(b: Buffer, at: number, code: number, yes: number, no: number): void {
-  b[at] = code;
-  b[at + 1] = yes;
-  b.writeUInt16LE(no, at + 2);
+  encodeStruct(inetDiagBcOp, { code, yes, no }, b, at);
 }
 
 function portCompare(code: number, port: number): Leaf {
   // The port rides in the `no` field of a second, otherwise unused op.
   return {
     t: 'leaf',
-    len: 8,
+    len: PORT_COMPARE_LEN,
     write(b, at, no) {
-      op(b, at, code, 8, no);
-      op(b, at + 4, 0, 0, port);
+      op(b, at, code, PORT_COMPARE_LEN, no);
+      op(b, at + OP_SIZE, INET_DIAG_BC.NOP, 0, port);
     },
   };
 }
@@ -92,16 +116,14 @@ function portCompare(code: number, port: number): Leaf {
 function hostcond(code: number, family: number, prefixLen: number, port: number, addr: Buffer | undefined): Leaf {
   // ss always sends 4 address bytes unless the family is inet6 (zeros for AF_UNSPEC).
   const alen = family === AF.INET6 ? 16 : 4;
-  const len = 4 + 8 + alen;
+  const len = OP_SIZE + HOSTCOND_SIZE + alen;
   return {
     t: 'leaf',
     len,
     write(b, at, no) {
       op(b, at, code, len, no);
-      b[at + 4] = family;
-      b[at + 5] = prefixLen;
-      b.writeInt32LE(port, at + 8);
-      if (addr) addr.copy(b, at + 12, 0, alen);
+      encodeStruct(inetDiagHostcond, { family, prefixLen, port }, b, at + OP_SIZE);
+      if (addr) addr.copy(b, at + HC_ADDR, 0, alen);
     },
   };
 }
@@ -188,17 +210,17 @@ function lower(e: FilterExpr, positive: boolean, st: LowerState): Node {
     }
     case 'autobound':
       st.exact = false;
-      return { t: 'leaf', len: 4, write: (b, at, no) => op(b, at, INET_DIAG_BC.AUTO, 4, no) };
+      return { t: 'leaf', len: OP_SIZE, write: (b, at, no) => op(b, at, INET_DIAG_BC.AUTO, OP_SIZE, no) };
     case 'dev': {
       const index = typeof e.device === 'number' ? e.device : st.opts.ifindex?.(e.device);
       if (index === undefined) return unknown(); // `=` or `!=`: either way its value is unknown here
       if (!Number.isInteger(index) || index < 0 || index > 0xffffffff) throw new RangeError(`interface index ${index} out of range`);
       const leaf: Leaf = {
         t: 'leaf',
-        len: 8,
+        len: DEV_COND_LEN,
         write(b, at, no) {
-          op(b, at, INET_DIAG_BC.DEV_COND, 8, no);
-          b.writeUInt32LE(index, at + 4);
+          op(b, at, INET_DIAG_BC.DEV_COND, DEV_COND_LEN, no);
+          b.writeUInt32LE(index, at + DEV_IFINDEX);
         },
       };
       return e.op === '=' ? leaf : { t: 'not', a: leaf };
@@ -207,11 +229,10 @@ function lower(e: FilterExpr, positive: boolean, st: LowerState): Node {
       for (const v of [e.mark, e.mask]) if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`fwmark value ${v} out of range`);
       const leaf: Leaf = {
         t: 'leaf',
-        len: 12,
+        len: MARK_COND_LEN,
         write(b, at, no) {
-          op(b, at, INET_DIAG_BC.MARK_COND, 12, no);
-          b.writeUInt32LE(e.mark >>> 0, at + 4);
-          b.writeUInt32LE(e.mask >>> 0, at + 8);
+          op(b, at, INET_DIAG_BC.MARK_COND, MARK_COND_LEN, no);
+          encodeStruct(inetDiagMarkcond, { mark: e.mark >>> 0, mask: e.mask >>> 0 }, b, at + OP_SIZE);
         },
       };
       return e.op === '=' ? leaf : { t: 'not', a: leaf };
@@ -221,10 +242,10 @@ function lower(e: FilterExpr, positive: boolean, st: LowerState): Node {
       if (id === undefined) return unknown();
       const leaf: Leaf = {
         t: 'leaf',
-        len: 12,
+        len: CGROUP_COND_LEN,
         write(b, at, no) {
-          op(b, at, INET_DIAG_BC.CGROUP_COND, 12, no);
-          b.writeBigUInt64LE(BigInt.asUintN(64, id), at + 4);
+          op(b, at, INET_DIAG_BC.CGROUP_COND, CGROUP_COND_LEN, no);
+          b.writeBigUInt64LE(BigInt.asUintN(64, id), at + CGROUP_ID);
         },
       };
       return e.op === '=' ? leaf : { t: 'not', a: leaf };
@@ -248,8 +269,8 @@ function combine(kind: 'and' | 'or', a: Node, b: Node): Node {
 
 // ---------------------------------------------------------------------------------------
 // Layout: sized first, written once. `reject` is the absolute offset a failing test jumps
-// to; success falls through to the end of the node. At the top, reject = length + 4, which
-// the kernel reads as "ran past the end": not accepted.
+// to; success falls through to the end of the node. At the top, reject = length + 4 (one op
+// past the end), which the kernel reads as "ran past the end": not accepted.
 
 function sizeOf(n: Node): number {
   switch (n.t) {
@@ -258,9 +279,9 @@ function sizeOf(n: Node): number {
     case 'and':
       return sizeOf(n.a) + sizeOf(n.b);
     case 'or':
-      return sizeOf(n.a) + 4 + sizeOf(n.b);
+      return sizeOf(n.a) + OP_SIZE + sizeOf(n.b);
     case 'not':
-      return sizeOf(n.a) + 4;
+      return sizeOf(n.a) + OP_SIZE;
     default:
       throw new Error('constants are folded before layout');
   }
@@ -277,16 +298,16 @@ function emit(n: Node, b: Buffer, at: number, reject: number): number {
       // a fails → try b; a holds → jump over b to the end (success).
       const la = sizeOf(n.a);
       const lb = sizeOf(n.b);
-      emit(n.a, b, at, at + la + 4);
-      op(b, at + la, INET_DIAG_BC.JMP, 4, lb + 4);
-      return emit(n.b, b, at + la + 4, reject);
+      emit(n.a, b, at, at + la + OP_SIZE);
+      op(b, at + la, INET_DIAG_BC.JMP, OP_SIZE, lb + OP_SIZE);
+      return emit(n.b, b, at + la + OP_SIZE, reject);
     }
     case 'not': {
       // a fails → land at the end (success); a holds → the JMP goes to reject.
       const la = sizeOf(n.a);
-      emit(n.a, b, at, at + la + 4);
-      op(b, at + la, INET_DIAG_BC.JMP, 4, reject - (at + la));
-      return at + la + 4;
+      emit(n.a, b, at, at + la + OP_SIZE);
+      op(b, at + la, INET_DIAG_BC.JMP, OP_SIZE, reject - (at + la));
+      return at + la + OP_SIZE;
     }
     default:
       throw new Error('constants are folded before layout');
@@ -295,8 +316,8 @@ function emit(n: Node, b: Buffer, at: number, reject: number): number {
 
 /** A program that rejects every socket: one JMP past the end. */
 function rejectAll(): Buffer {
-  const b = Buffer.alloc(4);
-  op(b, 0, INET_DIAG_BC.JMP, 4, 8);
+  const b = Buffer.alloc(OP_SIZE);
+  op(b, 0, INET_DIAG_BC.JMP, OP_SIZE, 2 * OP_SIZE);
   return b;
 }
 
@@ -327,7 +348,7 @@ export function compileFilter(expr: FilterExpr, opts: CompileOptions): CompiledF
   const len = sizeOf(root);
   if (len > MAX_PROGRAM) return { bytecode: undefined, exact: false };
   const b = Buffer.alloc(len);
-  emit(root, b, 0, len + 4);
+  emit(root, b, 0, len + OP_SIZE);
   const problem = auditBytecode(b);
   if (problem !== undefined) throw new Error(`internal error: compiled filter fails the kernel's audit: ${problem}`);
   return { bytecode: b, exact: st.exact };
@@ -343,8 +364,8 @@ function landsOnOp(b: Buffer, cc: number): boolean {
   while (len >= 0) {
     if (cc > len) return false;
     if (cc === len) return true;
-    const yes = b[at + 1];
-    if (yes < 4 || yes & 3) return false;
+    const yes = b[at + OP_YES];
+    if (yes < OP_SIZE || yes & 3) return false;
     len -= yes;
     at += yes;
   }
@@ -359,32 +380,32 @@ function landsOnOp(b: Buffer, cc: number): boolean {
  * the walk must end exactly at the end. Returns why it fails, or undefined when it passes.
  */
 export function auditBytecode(b: Buffer): string | undefined {
-  if (b.length < 4) return 'program shorter than one op';
+  if (b.length < OP_SIZE) return 'program shorter than one op';
   if (b.length > MAX_PROGRAM) return 'program longer than an attribute can carry';
   if (b.length & 3) return 'program length is not a multiple of 4';
   let len = b.length;
   let at = 0;
   while (len > 0) {
-    if (len < 4) return `truncated op at ${at}`;
-    const code = b[at];
-    const yes = b[at + 1];
-    const no = b.readUInt16LE(at + 2);
-    let minLen = 4;
+    if (len < OP_SIZE) return `truncated op at ${at}`;
+    const code = b[at + OP_CODE];
+    const yes = b[at + OP_YES];
+    const no = b.readUInt16LE(at + OP_NO);
+    let minLen = OP_SIZE;
     switch (code) {
       case INET_DIAG_BC.S_COND:
       case INET_DIAG_BC.D_COND: {
-        minLen += 8;
+        minLen += HOSTCOND_SIZE;
         if (len < minLen) return `hostcond at ${at} runs past the end`;
-        const family = b[at + 4];
+        const family = b[at + HC_FAMILY];
         const alen = family === AF.UNSPEC ? 0 : family === AF.INET ? 4 : family === AF.INET6 ? 16 : -1;
         if (alen < 0) return `hostcond at ${at} has family ${family}`;
         minLen += alen;
         if (len < minLen) return `hostcond address at ${at} runs past the end`;
-        if (b[at + 5] > 8 * alen) return `hostcond at ${at} has prefix ${b[at + 5]} for ${alen} address bytes`;
+        if (b[at + HC_PREFIX_LEN] > 8 * alen) return `hostcond at ${at} has prefix ${b[at + HC_PREFIX_LEN]} for ${alen} address bytes`;
         break;
       }
       case INET_DIAG_BC.DEV_COND:
-        minLen += 4;
+        minLen = DEV_COND_LEN;
         if (len < minLen) return `dev cond at ${at} runs past the end`;
         break;
       case INET_DIAG_BC.S_EQ:
@@ -393,15 +414,15 @@ export function auditBytecode(b: Buffer): string | undefined {
       case INET_DIAG_BC.D_EQ:
       case INET_DIAG_BC.D_GE:
       case INET_DIAG_BC.D_LE:
-        minLen += 4;
+        minLen = PORT_COMPARE_LEN;
         if (len < minLen) return `port comparison at ${at} runs past the end`;
         break;
       case INET_DIAG_BC.MARK_COND:
-        minLen += 8;
+        minLen = MARK_COND_LEN;
         if (len < minLen) return `mark cond at ${at} runs past the end`;
         break;
       case INET_DIAG_BC.CGROUP_COND:
-        minLen += 8;
+        minLen = CGROUP_COND_LEN;
         if (len < minLen) return `cgroup cond at ${at} runs past the end`;
         break;
       case INET_DIAG_BC.AUTO:
@@ -412,10 +433,10 @@ export function auditBytecode(b: Buffer): string | undefined {
         return `unknown op code ${code} at ${at}`;
     }
     if (code !== INET_DIAG_BC.NOP) {
-      if (no < minLen || no > len + 4 || no & 3) return `bad no=${no} at ${at}`;
+      if (no < minLen || no > len + OP_SIZE || no & 3) return `bad no=${no} at ${at}`;
       if (no < len && !landsOnOp(b, len - no)) return `no=${no} at ${at} lands inside an op`;
     }
-    if (yes < minLen || yes > len + 4 || yes & 3) return `bad yes=${yes} at ${at}`;
+    if (yes < minLen || yes > len + OP_SIZE || yes & 3) return `bad yes=${yes} at ${at}`;
     at += yes;
     len -= yes;
   }
@@ -457,7 +478,7 @@ export function runBytecode(b: Buffer, entry: BytecodeEntry): boolean {
   let len = b.length;
   let at = 0;
   while (len > 0) {
-    const code = b[at];
+    const code = b[at + OP_CODE];
     let yes = true;
     switch (code) {
       case INET_DIAG_BC.NOP:
@@ -466,22 +487,22 @@ export function runBytecode(b: Buffer, entry: BytecodeEntry): boolean {
         yes = false;
         break;
       case INET_DIAG_BC.S_EQ:
-        yes = entry.sport === b.readUInt16LE(at + 6);
+        yes = entry.sport === b.readUInt16LE(at + PORT_OPERAND);
         break;
       case INET_DIAG_BC.S_GE:
-        yes = entry.sport >= b.readUInt16LE(at + 6);
+        yes = entry.sport >= b.readUInt16LE(at + PORT_OPERAND);
         break;
       case INET_DIAG_BC.S_LE:
-        yes = entry.sport <= b.readUInt16LE(at + 6);
+        yes = entry.sport <= b.readUInt16LE(at + PORT_OPERAND);
         break;
       case INET_DIAG_BC.D_EQ:
-        yes = entry.dport === b.readUInt16LE(at + 6);
+        yes = entry.dport === b.readUInt16LE(at + PORT_OPERAND);
         break;
       case INET_DIAG_BC.D_GE:
-        yes = entry.dport >= b.readUInt16LE(at + 6);
+        yes = entry.dport >= b.readUInt16LE(at + PORT_OPERAND);
         break;
       case INET_DIAG_BC.D_LE:
-        yes = entry.dport <= b.readUInt16LE(at + 6);
+        yes = entry.dport <= b.readUInt16LE(at + PORT_OPERAND);
         break;
       case INET_DIAG_BC.AUTO:
         yes = !entry.userBoundPort;
@@ -489,27 +510,27 @@ export function runBytecode(b: Buffer, entry: BytecodeEntry): boolean {
       case INET_DIAG_BC.S_COND:
       case INET_DIAG_BC.D_COND: {
         const s = code === INET_DIAG_BC.S_COND;
-        const port = b.readInt32LE(at + 8);
-        const family = b[at + 4];
-        const prefix = b[at + 5];
+        const port = b.readInt32LE(at + HC_PORT);
+        const family = b[at + HC_FAMILY];
+        const prefix = b[at + HC_PREFIX_LEN];
         const addr = s ? src : dst;
         if (port !== -1 && port !== (s ? entry.sport : entry.dport)) yes = false;
         else if (family !== AF.UNSPEC && family !== af) {
-          yes = af === AF.INET6 && family === AF.INET && isMapped(addr) && bitsMatch(addr, 12, b, at + 12, prefix);
-        } else if (prefix !== 0) yes = bitsMatch(addr, 0, b, at + 12, prefix);
+          yes = af === AF.INET6 && family === AF.INET && isMapped(addr) && bitsMatch(addr, 12, b, at + HC_ADDR, prefix);
+        } else if (prefix !== 0) yes = bitsMatch(addr, 0, b, at + HC_ADDR, prefix);
         break;
       }
       case INET_DIAG_BC.DEV_COND:
-        yes = entry.ifindex === b.readUInt32LE(at + 4);
+        yes = entry.ifindex === b.readUInt32LE(at + DEV_IFINDEX);
         break;
       case INET_DIAG_BC.MARK_COND:
-        yes = ((entry.mark & b.readUInt32LE(at + 8)) >>> 0) === b.readUInt32LE(at + 4);
+        yes = ((entry.mark & b.readUInt32LE(at + MC_MASK)) >>> 0) === b.readUInt32LE(at + MC_MARK);
         break;
       case INET_DIAG_BC.CGROUP_COND:
-        yes = entry.cgroupId === b.readBigUInt64LE(at + 4);
+        yes = entry.cgroupId === b.readBigUInt64LE(at + CGROUP_ID);
         break;
     }
-    const step = yes ? b[at + 1] : b.readUInt16LE(at + 2);
+    const step = yes ? b[at + OP_YES] : b.readUInt16LE(at + OP_NO);
     len -= step;
     at += step;
   }

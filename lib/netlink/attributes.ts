@@ -5,16 +5,9 @@
  */
 import { DecodeError } from '../errors';
 import { StructSpec, StructValue, StructInput, structDecoder, encodeStruct, knownSize, fieldSize } from './struct';
+import { AttributeCursor, NLA_HDRLEN, align4, type RawAttribute } from './cursor';
 
-/** `NLA_F_NESTED | NLA_F_NET_BYTEORDER` are flags, not part of the type. */
-export const NLA_TYPE_MASK = 0x3fff;
-/** Size of `struct nlattr`. */
-export const NLA_HDRLEN = 4;
-
-/** Rounds up to the netlink alignment of 4 bytes. */
-export function align4(n: number): number {
-  return (n + 3) & ~3;
-}
+export { AttributeCursor, NLA_TYPE_MASK, NLA_HDRLEN, NLA_F_NESTED, NLA_F_NET_BYTEORDER, align4, type RawAttribute } from './cursor';
 
 /** Context a payload decoder may need: which family and protocol the message came from. */
 export interface AttrContext {
@@ -47,16 +40,6 @@ export interface AttrSpec<N extends string = string, V = unknown> {
   readonly codec: AttrCodec<V>;
   /** Skipped on decode (e.g. `INET_DIAG_PAD`). */
   readonly skip?: boolean;
-}
-
-/** An attribute the table does not know, kept as it arrived. */
-export interface RawAttribute {
-  /** Attribute type with the NLA flag bits masked off. */
-  type: number;
-  /** A copy of the payload. */
-  bytes: Buffer;
-  /** `NLA_F_NESTED` (0x8000) / `NLA_F_NET_BYTEORDER` (0x4000), when the attribute carried them. */
-  flags?: number;
 }
 
 /** A declared attribute table, indexed by type for the decoder. */
@@ -188,12 +171,8 @@ export interface AttrStats {
  * hold (a length below the header or past `end`) ends the search.
  */
 export function findAttribute(b: Buffer, off: number, end: number, type: number): number {
-  for (let at = off; at + NLA_HDRLEN <= end; ) {
-    const len = b.readUInt16LE(at);
-    if (len < NLA_HDRLEN || at + len > end) return -1;
-    if ((b.readUInt16LE(at + 2) & NLA_TYPE_MASK) === type) return at;
-    at += align4(len);
-  }
+  const c = new AttributeCursor(b, off, end);
+  while (c.next()) if (c.type === type) return c.offset;
   return -1;
 }
 
@@ -213,27 +192,19 @@ export function decodeAttribute<V>(spec: AttrSpec<string, V>, b: Buffer, off: nu
  */
 export function decodeAttributes(table: AttrTable, b: Buffer, off: number, end: number, target: Record<string, unknown>, ctx: AttrContext, stats?: AttrStats): void {
   const byType = table.byType;
-  while (off + NLA_HDRLEN <= end) {
-    const len = b.readUInt16LE(off);
-    const rawType = b.readUInt16LE(off + 2);
-    const type = rawType & NLA_TYPE_MASK;
-    if (len < NLA_HDRLEN || off + len > end) {
-      throw new DecodeError(`${table.name} attribute type ${type} has length ${len}, ${end - off} bytes left`, off, table.name);
-    }
-    const spec = byType[type];
+  const c = new AttributeCursor(b, off, end, table.name);
+  while (c.next()) {
+    const spec = byType[c.type];
     if (spec === undefined) {
-      const raw: RawAttribute = { type, bytes: Buffer.from(b.subarray(off + NLA_HDRLEN, off + len)) };
-      if (rawType !== type) raw.flags = rawType & ~NLA_TYPE_MASK;
       const list = target.unknown as RawAttribute[] | undefined;
-      if (list === undefined) target.unknown = [raw];
-      else list.push(raw);
+      if (list === undefined) target.unknown = [c.raw()];
+      else list.push(c.raw());
     } else if (!spec.skip) {
-      if (target[spec.name] === undefined) target[spec.name] = spec.codec.decode(b, off + NLA_HDRLEN, len - NLA_HDRLEN, ctx);
+      if (target[spec.name] === undefined) target[spec.name] = spec.codec.decode(b, c.payload, c.length, ctx);
       else if (stats) stats.duplicates++;
     }
-    off += align4(len);
   }
-  // Up to 3 bytes may remain: alignment padding of a message that was not padded to 4.
+  c.throwIfError();
 }
 
 /**
@@ -242,25 +213,18 @@ export function decodeAttributes(table: AttrTable, b: Buffer, off: number, end: 
  * defer payload decoding yet still reject malformed messages up front.
  */
 export function checkAttributes(table: AttrTable, b: Buffer, off: number, end: number): void {
-  const mins = minSizes(table);
-  // Byte reads: this runs once per socket of every dump.
-  while (off + NLA_HDRLEN <= end) {
-    const len = b[off] | (b[off + 1] << 8);
-    const type = (b[off + 2] | (b[off + 3] << 8)) & NLA_TYPE_MASK;
-    if (len < NLA_HDRLEN || off + len > end) {
-      throw new DecodeError(`${table.name} attribute type ${type} has length ${len}, ${end - off} bytes left`, off, table.name);
-    }
-    if (type < mins.length && len - NLA_HDRLEN < mins[type]) {
-      throw new DecodeError(`${table.name} attribute ${table.byType[type]?.orig} needs ${mins[type]} bytes, got ${len - NLA_HDRLEN}`, off, table.name);
-    }
-    off += (len + 3) & ~3;
-  }
+  const c = new AttributeCursor(b, off, end, table.name, minSizes(table));
+  while (c.next());
+  c.throwIfError();
 }
 
 const minSizeCache = new WeakMap<AttrTable, Uint16Array>();
 
-/** Minimum payload size of each attribute type of a table (0 where any size goes). */
-function minSizes(table: AttrTable): Uint16Array {
+/**
+ * Minimum payload size of each attribute type of a table (0 where any size goes), from its
+ * codecs: what an {@link AttributeCursor} given it checks as it walks.
+ */
+export function minSizes(table: AttrTable): Uint16Array {
   let m = minSizeCache.get(table);
   if (m === undefined) {
     m = new Uint16Array(table.byType.length);

@@ -3,11 +3,12 @@
  * tables they carry (ULP info: TLS and MPTCP subflow; BPF socket storages).
  * @module
  */
-import { attr, codec, padAttr, defineAttributes, decodeAttributes, AttrCodec, AttrValues, NLA_HDRLEN, NLA_TYPE_MASK, align4, emitAttributes, attributesSize } from '../../netlink/attributes';
+import { attr, codec, padAttr, defineAttributes, decodeAttributes, AttrCodec, AttrValues, AttributeCursor, NLA_HDRLEN, align4, emitAttributes, attributesSize } from '../../netlink/attributes';
 import { structDecoder, encodeStruct, StructValue } from '../../netlink/struct';
 import { DecodeError } from '../../errors';
 import { IPPROTO, AF } from '../constants';
-import { inetDiagMeminfo, inetDiagSockopt, tcpvegasInfo, tcpDctcpInfo, tcpBbrInfo, tcpDiagMd5sig, TcpDiagMd5sig } from './structs';
+import { inetDiagMeminfo, inetDiagSockopt, tcpvegasInfo, tcpDctcpInfo, tcpBbrInfo, tcpDiagMd5sig, TcpDiagMd5sig, sockaddrStorage, sockaddrIn, sockaddrIn6 } from './structs';
+import { fieldAt } from '../../netlink/offsets';
 import { tcpInfo, TcpInfo } from './tcp-info';
 import { mptcpInfo, MptcpInfo } from './mptcp-info';
 import { skMeminfo } from '../common/skmeminfo';
@@ -62,13 +63,9 @@ const bpfStorage = codec.nested(bpfStorageAttributes);
 const bpfStorageList: AttrCodec<BpfStorage[]> = {
   decode(b, o, n, ctx) {
     const out: BpfStorage[] = [];
-    const end = o + n;
-    while (o + NLA_HDRLEN <= end) {
-      const len = b.readUInt16LE(o);
-      if (len < NLA_HDRLEN || o + len > end) throw new DecodeError(`BPF storage attribute length ${len}`, o, 'sk_diag_bpf_storage');
-      if ((b.readUInt16LE(o + 2) & NLA_TYPE_MASK) === SK_DIAG_BPF_STORAGE) out.push(bpfStorage.decode(b, o + NLA_HDRLEN, len - NLA_HDRLEN, ctx));
-      o += align4(len);
-    }
+    const c = new AttributeCursor(b, o, o + n, 'sk_diag_bpf_storage');
+    while (c.next()) if (c.type === SK_DIAG_BPF_STORAGE) out.push(bpfStorage.decode(b, c.payload, c.length, ctx));
+    c.throwIfError();
     return out;
   },
   size: (v) => v.reduce((n, s) => n + align4(NLA_HDRLEN + attributesSize(bpfStorageAttributes, s as Record<string, unknown>)), 0),
@@ -91,17 +88,23 @@ export interface InetEndpoint {
   port: number;
 }
 
-const SOCKADDR_STORAGE = 128;
+const SOCKADDR_STORAGE = sockaddrStorage.size;
+const SS_FAMILY = fieldAt(sockaddrStorage, 'family', 'u16');
+// sockaddr_in and sockaddr_in6 have their family and port at the same offsets.
+const SIN_PORT = fieldAt(sockaddrIn, 'port', 'be16');
+const SIN_ADDR = fieldAt(sockaddrIn, 'addr', 'bytes');
+const SIN6_ADDR = fieldAt(sockaddrIn6, 'addr', 'bytes');
+if (fieldAt(sockaddrIn6, 'port', 'be16') !== SIN_PORT || fieldAt(sockaddrIn, 'family', 'u16') !== SS_FAMILY) throw new Error('sockaddr tables disagree');
 
 /** INET_DIAG_LOCALS / INET_DIAG_PEERS (SCTP): an array of `struct sockaddr_storage`. */
 const endpointList: AttrCodec<InetEndpoint[]> = {
   decode(b, o, n) {
     const out: InetEndpoint[] = [];
     for (let at = o; at + SOCKADDR_STORAGE <= o + n; at += SOCKADDR_STORAGE) {
-      const family = b.readUInt16LE(at);
-      const port = b.readUInt16BE(at + 2);
-      if (family === AF.INET) out.push({ address: formatIPv4(b, at + 4), port });
-      else if (family === AF.INET6) out.push({ address: formatIPv6(b, at + 8), port });
+      const family = b.readUInt16LE(at + SS_FAMILY);
+      const port = b.readUInt16BE(at + SIN_PORT);
+      if (family === AF.INET) out.push({ address: formatIPv4(b, at + SIN_ADDR), port });
+      else if (family === AF.INET6) out.push({ address: formatIPv6(b, at + SIN6_ADDR), port });
       else throw new DecodeError(`sockaddr family ${family} in an address list`, at, 'sockaddr_storage');
     }
     return out;
@@ -111,9 +114,9 @@ const endpointList: AttrCodec<InetEndpoint[]> = {
     v.forEach((e, i) => {
       const at = o + i * SOCKADDR_STORAGE;
       const v6 = e.address.includes(':');
-      b.writeUInt16LE(v6 ? AF.INET6 : AF.INET, at);
-      b.writeUInt16BE(e.port, at + 2);
-      parseAddressInto(e.address, b, at + (v6 ? 8 : 4));
+      b.writeUInt16LE(v6 ? AF.INET6 : AF.INET, at + SS_FAMILY);
+      b.writeUInt16BE(e.port, at + SIN_PORT);
+      parseAddressInto(e.address, b, at + (v6 ? SIN6_ADDR : SIN_ADDR));
     });
   },
 };

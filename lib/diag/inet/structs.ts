@@ -130,3 +130,49 @@ export const tcpDiagMd5sig = defineStruct('tcp_diag_md5sig', 100, [
 ] as const);
 /** One TCP-MD5 key as the kernel reports it. */
 export type TcpDiagMd5sig = StructValue<typeof tcpDiagMd5sig>;
+
+/** `struct inet_diag_bc_op`: one instruction of an `INET_DIAG_REQ_BYTECODE` filter program. */
+export const inetDiagBcOp = defineStruct('inet_diag_bc_op', 4, [
+  { name: 'code', orig: 'code', type: 'u8', offset: 0 },
+  { name: 'yes', orig: 'yes', type: 'u8', offset: 1 },
+  { name: 'no', orig: 'no', type: 'u16', offset: 2 },
+] as const);
+
+/**
+ * `struct inet_diag_hostcond`: the operand of `INET_DIAG_BC_S_COND`/`D_COND`, right after
+ * the op. `addr` is a flexible array member: 4 (AF_INET) or 16 (AF_INET6) bytes follow, or
+ * none for AF_UNSPEC (ss sends 4 zero bytes then).
+ */
+export const inetDiagHostcond = defineStruct('inet_diag_hostcond', 8, [
+  { name: 'family', orig: 'family', type: 'u8', offset: 0 },
+  { name: 'prefixLen', orig: 'prefix_len', type: 'u8', offset: 1 },
+  { name: 'port', orig: 'port', type: 's32', offset: 4 },
+  { name: 'addr', orig: 'addr', type: 'bytes', offset: 8, length: 0 },
+] as const);
+
+/** `struct inet_diag_markcond`: the operand of `INET_DIAG_BC_MARK_COND`. */
+export const inetDiagMarkcond = defineStruct('inet_diag_markcond', 8, [
+  { name: 'mark', orig: 'mark', type: 'u32', offset: 0 },
+  { name: 'mask', orig: 'mask', type: 'u32', offset: 4 },
+] as const);
+
+/** `struct sockaddr_storage`: room for any address; only its family is common to all. */
+export const sockaddrStorage = defineStruct('sockaddr_storage', 128, [
+  { name: 'family', orig: 'ss_family', type: 'u16', offset: 0 },
+] as const);
+
+/** `struct sockaddr_in`: an IPv4 address and port. */
+export const sockaddrIn = defineStruct('sockaddr_in', 16, [
+  { name: 'family', orig: 'sin_family', type: 'u16', offset: 0 },
+  { name: 'port', orig: 'sin_port', type: 'be16', offset: 2 },
+  { name: 'addr', orig: 'sin_addr', type: 'bytes', offset: 4, length: 4 },
+] as const);
+
+/** `struct sockaddr_in6`: an IPv6 address and port. */
+export const sockaddrIn6 = defineStruct('sockaddr_in6', 28, [
+  { name: 'family', orig: 'sin6_family', type: 'u16', offset: 0 },
+  { name: 'port', orig: 'sin6_port', type: 'be16', offset: 2 },
+  { name: 'flowinfo', orig: 'sin6_flowinfo', type: 'be32', offset: 4 },
+  { name: 'addr', orig: 'sin6_addr', type: 'bytes', offset: 8, length: 16 },
+  { name: 'scopeId', orig: 'sin6_scope_id', type: 'u32', offset: 24 },
+] as const);

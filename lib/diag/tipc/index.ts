@@ -8,7 +8,7 @@
  * the message before it checks the state); the decoder returns `undefined` for those.
  * @module
  */
-import { attributesSize, decodeAttributes, emitAttributes, align4, AttrContext, AttrValues, RawAttribute, NLA_HDRLEN, NLA_TYPE_MASK } from '../../netlink/attributes';
+import { attributesSize, decodeAttributes, emitAttributes, AttributeCursor, AttrContext, AttrValues, RawAttribute } from '../../netlink/attributes';
 import { defineStruct, encodeStruct } from '../../netlink/struct';
 import { checkMessage } from '../../netlink/fixed-message';
 import { NLMSG_HDRLEN, NLM_F, writeHeader } from '../../netlink/message';
@@ -110,26 +110,17 @@ export function decodeTipcMessage(b: Buffer, off: number, len: number): TipcSock
   let nest = -1;
   let nestEnd = -1;
   let outer: RawAttribute[] | undefined;
-  for (let at = p; at + NLA_HDRLEN <= end; ) {
-    const alen = b.readUInt16LE(at);
-    const rawType = b.readUInt16LE(at + 2);
-    const type = rawType & NLA_TYPE_MASK;
-    if (alen < NLA_HDRLEN || at + alen > end) {
-      throw new DecodeError(`${tipcAttributes.name} attribute type ${type} has length ${alen}, ${end - at} bytes left`, at, tipcAttributes.name);
-    }
-    if (type === TIPC_NLA_SOCK) {
+  const c = new AttributeCursor(b, p, end, tipcAttributes.name);
+  while (c.next()) {
+    if (c.type === TIPC_NLA_SOCK) {
       if (nest < 0) {
-        nest = at + NLA_HDRLEN;
-        nestEnd = at + alen;
+        nest = c.payload;
+        nestEnd = c.payload + c.length;
       }
-    } else {
-      const raw: RawAttribute = { type, bytes: Buffer.from(b.subarray(at + NLA_HDRLEN, at + alen)) };
-      if (rawType !== type) raw.flags = rawType & ~NLA_TYPE_MASK;
-      if (outer === undefined) outer = [raw];
-      else outer.push(raw);
-    }
-    at += align4(alen);
+    } else if (outer === undefined) outer = [c.raw()];
+    else outer.push(c.raw());
   }
+  c.throwIfError();
   if (nest < 0) return undefined;
   // One literal with every property, so all TIPC sockets share one hidden class. The
   // properties the nest fills start undefined (decodeAttributes keeps the first of duplicates).
