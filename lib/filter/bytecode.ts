@@ -341,6 +341,9 @@ function rejectAll(): Buffer {
  * always passes {@link auditBytecode}.
  */
 export function compileFilter(expr: FilterExpr, opts: CompileOptions): CompiledFilter {
+  // Lowering recurses once per condition of a run of and/or: a filter of more conditions than
+  // a program could sensibly hold runs in userspace instead (the same answer, never a stack overflow).
+  if (conditionCount(expr) > MAX_KERNEL_CONDITIONS) return { bytecode: undefined, exact: false };
   const st: LowerState = { opts, exact: true };
   const root = lower(expr, true, st);
   if (root.t === 'true') return { bytecode: undefined, exact: st.exact };
@@ -352,6 +355,22 @@ export function compileFilter(expr: FilterExpr, opts: CompileOptions): CompiledF
   const problem = auditBytecode(b);
   if (problem !== undefined) throw new Error(`internal error: compiled filter fails the kernel's audit: ${problem}`);
   return { bytecode: b, exact: st.exact };
+}
+
+/** At most this many conditions are compiled for the kernel (4096 port tests are 32 KiB of program). */
+export const MAX_KERNEL_CONDITIONS = 4096;
+
+/** How many conditions (leaves) a filter tree has, counted without recursion. */
+function conditionCount(expr: FilterExpr): number {
+  let n = 0;
+  const stack: FilterExpr[] = [expr];
+  while (stack.length > 0) {
+    const e = stack.pop()!;
+    if (e.kind === 'and' || e.kind === 'or') for (const item of e.items) stack.push(item);
+    else if (e.kind === 'not') stack.push(e.item);
+    else n++;
+  }
+  return n;
 }
 
 // ---------------------------------------------------------------------------------------
