@@ -2,7 +2,7 @@
  * Options are checked by name before anything is planned or opened: these run without
  * privileges and without a kernel (validation fails before any channel is asked for).
  */
-import { listSockets, streamSockets, rawDump, Engine } from '../lib';
+import { listSockets, streamSockets, rawDump, destroySocket, Engine } from '../lib';
 
 // Every channel request would be a bug here: validation must throw first.
 const engine = new Engine({
@@ -51,6 +51,12 @@ describe('listing options are validated by name', () => {
     expect(err).toBeInstanceOf(TypeError);
     expect((err as Error).message.length).toBeLessThan(400);
     expect((err as Error).message).toContain('1048576 characters');
+  });
+
+  test('a numeric cookie is a TypeError naming socket.cookie, before anything is opened', async () => {
+    const s = { family: 'inet', protocol: 'tcp', cookie: 5, local: { address: '127.0.0.1', port: 1 }, remote: { address: '127.0.0.1', port: 2 }, interface: 0 };
+    await expect(destroySocket(s as never, { engine })).rejects.toThrow(/socket.cookie must be a bigint \(as listings give it\), got number 5/);
+    await expect(destroySocket({ ...s, cookie: undefined } as never, { engine })).rejects.toThrow(/socket has no cookie/);
   });
 
   test('an engine option that is not an Engine is a TypeError', async () => {

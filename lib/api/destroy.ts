@@ -4,7 +4,7 @@
  * @module
  */
 import { statusError, NetnsRef, DumpChannel } from '../netlink/channel';
-import { engineOf, type Engine, type EngineChannel } from '../engine';
+import { describeValue, engineOf, type Engine, type EngineChannel } from '../engine';
 import { NLMSG, NLM_F, NLMSG_HDRLEN, nlmsghdr, forEachMessage, decodeStatus } from '../netlink/message';
 import { viewOf, StructSpec } from '../netlink/struct';
 import { AbortError, ErrorContext, NotSupportedError, SockdiagError, SockdiagSystemError } from '../errors';
@@ -180,7 +180,8 @@ function prepare(socket: Socket, index: number): Job {
   const protocol = (socket as { protocol?: unknown }).protocol;
   const family = (socket as { family?: unknown }).family;
   const cookie = (socket as { cookie?: unknown }).cookie;
-  if (typeof cookie !== 'bigint') throw new TypeError('socket has no cookie: sockdiag destroys a socket only by its cookie (so that no other socket can be hit)');
+  if (cookie === undefined) throw new TypeError('socket has no cookie: sockdiag destroys a socket only by its cookie (so that no other socket can be hit)');
+  if (typeof cookie !== 'bigint') throw new TypeError(`socket.cookie must be a bigint (as listings give it), got ${describeValue(cookie)}`);
   if (cookie === NO_COOKIE) throw new TypeError('socket cookie is INET_DIAG_NOCOOKIE, which would destroy whatever socket holds these addresses now: refused');
   if (cookie < 0n || cookie > NO_COOKIE) throw new TypeError(`socket cookie out of range: ${cookie}`);
   if (typeof protocol === 'string' && OTHER_FAMILIES.has(protocol)) {
