@@ -6,11 +6,11 @@
 import { NLMSG_HDRLEN } from '../netlink/message';
 import { NLA_HDRLEN, findAttribute } from '../netlink/attributes';
 import { fieldAt } from '../netlink/offsets';
-import { AbortError } from '../errors';
 import { stateName, type SocketState } from '../diag/constants';
 import { inetDiagAttributes, inetDiagMsg, INET_PROTOCOLS, tcpInfo, type InetEndpoint, type InetProtocolName, type InetSocket, type TcpInfo } from '../diag/inet';
 import type { SocketProcess } from '../diag/common/socket';
 import type { ListOptions } from '../api/options';
+import { PollLife } from './poll-life';
 import { engineOf, newEngineStats, runOptionsOf, type DumpSink, type EngineChannel, type Listing, type PlannedDump } from '../engine';
 import { watchSockets, type SocketWatch, type SocketDestroyEvent } from '../api/watch';
 import type * as Processes from '../proc/processes';
@@ -232,9 +232,7 @@ class Sampler implements RateSampler {
   readonly #useEvents: boolean;
   readonly #scan: ProcessScanOptions | undefined;
   readonly #procs: typeof Processes | undefined;
-  readonly #userSignal: AbortSignal | undefined;
-  // Aborted by close() and by the caller's signal: stops a dump in flight.
-  readonly #stop = new AbortController();
+  readonly #life: PollLife;
   readonly #table = new Map<CookieKey, Entry>();
   readonly #tombstones = new Map<CookieKey, Tombstone>();
   // Destroy events of cookies no dump has shown yet: a dump in flight may still show them.
@@ -243,13 +241,9 @@ class Sampler implements RateSampler {
   #listing: Listing | undefined;
   #dump = 0;
   #lastReadAt = NaN;
-  #closed = false;
   #watch: SocketWatch | undefined;
   #channel: EngineChannel | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #wake: (() => void) | undefined;
   readonly #generator: AsyncGenerator<RateSample, undefined, undefined>;
-  readonly #onAbort = (): void => this.#halt(this.#userSignal?.reason);
 
   constructor(opts: RateOptions) {
     if (opts === null || typeof opts !== 'object') throw new TypeError('options must be an object');
@@ -260,19 +254,19 @@ class Sampler implements RateSampler {
     if (!Array.isArray(protocols)) throw new TypeError('protocols must be an array of inet protocol names');
     for (const p of protocols) if (!INET_NAMES.has(p)) throw new TypeError(`sampleRates lists inet connections (${Object.keys(INET_PROTOCOLS).join(', ')}), got ${String(p)}`);
     if ('extensions' in opts && (opts as ListOptions).extensions !== undefined) throw new TypeError('sampleRates asks for tcp_info itself: extensions is not an option');
-    const signal = opts.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
+    this.#life = new PollLife(opts.signal, () => {
+      this.#watch?.close();
+      this.#channel?.close();
+    });
     const { interval: _i, events: _e, signal: _s, processes, ...list } = opts;
     // The /proc walk's modules load only when owners are asked for.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     this.#procs = processes === undefined || processes === false ? undefined : (require('../proc/processes') as typeof Processes);
     this.#scan = this.#procs?.processScanOptions(processes);
-    this.#opts = { ...list, protocols, extensions: ['info'], signal: this.#stop.signal };
+    this.#opts = { ...list, protocols, extensions: ['info'], signal: this.#life.stop.signal };
     this.#interval = interval;
     this.#useEvents = opts.events !== false;
-    this.#userSignal = signal;
-    if (signal?.aborted) this.#halt(signal.reason);
-    else signal?.addEventListener('abort', this.#onAbort, { once: true });
+    this.#life.follow();
     this.#generator = this.#run();
   }
 
@@ -290,65 +284,36 @@ class Sampler implements RateSampler {
   }
 
   close(): void {
-    this.#halt(undefined);
-  }
-
-  #halt(reason: unknown): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#stop.abort(reason);
-    this.#userSignal?.removeEventListener('abort', this.#onAbort);
-    this.#watch?.close();
-    this.#channel?.close();
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#wake?.();
-  }
-
-  /** True when the iteration must end: throws the AbortError of the caller's signal, false while it runs. */
-  #over(): boolean {
-    if (this.#userSignal?.aborted) throw new AbortError(undefined, { cause: this.#userSignal.reason });
-    return this.#closed;
+    this.#life.halt(undefined);
   }
 
   async *#run(): AsyncGenerator<RateSample, undefined, undefined> {
     try {
-      if (this.#over()) return undefined;
+      if (this.#life.over()) return undefined;
       this.#startWatch();
       let next = performance.now();
       for (;;) {
         const wait = next - performance.now();
-        if (wait > 0) await this.#sleep(wait);
-        if (this.#over()) return undefined;
+        if (wait > 0) await this.#life.sleep(wait);
+        if (this.#life.over()) return undefined;
         const start = performance.now();
         next = Math.max(next + this.#interval, start);
         let sample: RateSample;
         try {
           sample = await this.#sample(start);
         } catch (err) {
-          if (this.#over()) return undefined;
+          if (this.#life.over()) return undefined;
           throw err;
         }
-        if (this.#over()) return undefined;
+        if (this.#life.over()) return undefined;
         yield sample;
       }
     } finally {
-      this.#halt(undefined);
+      this.#life.halt(undefined);
     }
   }
 
-  /** Waits `ms`, or less when the sampler stops. */
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        if (this.#timer !== undefined) clearTimeout(this.#timer);
-        this.#timer = undefined;
-        this.#wake = undefined;
-        resolve();
-      };
-      this.#wake = done;
-      this.#timer = setTimeout(done, ms);
-    });
-  }
+
 
   // -- destroy events ------------------------------------------------------------------
 
@@ -374,12 +339,12 @@ class Sampler implements RateSampler {
   async #pump(watch: SocketWatch): Promise<void> {
     try {
       for await (const ev of watch) {
-        if (this.#closed) return;
+        if (this.#life.closed) return;
         if (ev.type === 'destroy') this.#destroyed.push({ event: ev, readAt: performance.now() });
         else this.stats.overruns++;
       }
     } catch (err) {
-      if (!this.#closed) this.stats.eventsError = err;
+      if (!this.#life.closed) this.stats.eventsError = err;
     } finally {
       this.stats.events = false;
     }

@@ -7,12 +7,12 @@ import { NLA_HDRLEN, findAttribute } from '../netlink/attributes';
 import { NLMSG_HDRLEN } from '../netlink/message';
 import { fieldSize, StructSpec } from '../netlink/struct';
 import { fieldAt } from '../netlink/offsets';
-import { AbortError } from '../errors';
 import type { ProtocolName } from '../diag/constants';
 import { inetDiagMsg, inetDiagAttributes, INET_PROTOCOLS, tcpInfo } from '../diag/inet';
 import type { Socket } from '../diag/socket';
 import type { ListOptions } from '../api/options';
 import type { DumpPlan } from '../diag/registry';
+import { PollLife } from './poll-life';
 import { engineOf, newEngineStats, runOptionsOf, type DumpSink, type EngineChannel } from '../engine';
 import { watchSockets, SocketWatch, SocketDestroyEvent } from '../api/watch';
 
@@ -221,9 +221,7 @@ class Tracker implements SocketTracker {
   readonly #opts: ListOptions;
   readonly #interval: number;
   readonly #useEvents: boolean;
-  readonly #userSignal: AbortSignal | undefined;
-  // Aborted by close() and by the caller's signal: stops a dump in flight.
-  readonly #stop = new AbortController();
+  readonly #life: PollLife;
   readonly #table = new Map<CookieKey, Entry>();
   readonly #tombstones = new Map<CookieKey, Tombstone>();
   // Destroy events of cookies no dump has shown yet: a dump in flight may still show them.
@@ -231,14 +229,10 @@ class Tracker implements SocketTracker {
   #queue: TrackEvent[] = [];
   #head = 0;
   #dump = 0;
-  #closed = false;
   #watch: SocketWatch | undefined;
   #channel: EngineChannel | undefined;
-  #wake: (() => void) | undefined;
-  #timer: NodeJS.Timeout | undefined;
   #nextDump = 0;
   readonly #generator: AsyncGenerator<TrackEvent, undefined, undefined>;
-  readonly #onAbort = (): void => this.#halt(this.#userSignal?.reason);
 
   constructor(opts: TrackOptions) {
     if (opts === null || typeof opts !== 'object') throw new TypeError('options must be an object');
@@ -246,15 +240,15 @@ class Tracker implements SocketTracker {
     if (typeof interval !== 'number' || !Number.isFinite(interval)) throw new TypeError(`interval must be a number of milliseconds, got ${String(interval)}`);
     if (interval < 10) throw new RangeError(`interval must be at least 10 ms, got ${interval}`);
     if ((opts as ListOptions).processes !== undefined && (opts as ListOptions).processes !== false) throw new TypeError('trackSockets does not map processes; look owners up with scanProcesses() on the events you need');
-    const signal = opts.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
+    this.#life = new PollLife(opts.signal, () => {
+      this.#watch?.close();
+      this.#channel?.close();
+    });
     const { interval: _i, events: _e, signal: _s, ...list } = opts;
-    this.#opts = { extensions: ['info'], ...list, signal: this.#stop.signal };
+    this.#opts = { extensions: ['info'], ...list, signal: this.#life.stop.signal };
     this.#interval = interval;
     this.#useEvents = opts.events !== false;
-    this.#userSignal = signal;
-    if (signal?.aborted) this.#halt(signal.reason);
-    else signal?.addEventListener('abort', this.#onAbort, { once: true });
+    this.#life.follow();
     this.#generator = this.#run();
   }
 
@@ -272,35 +266,21 @@ class Tracker implements SocketTracker {
   }
 
   close(): void {
-    this.#halt(undefined);
+    this.#life.halt(undefined);
   }
 
-  #halt(reason: unknown): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#stop.abort(reason);
-    this.#userSignal?.removeEventListener('abort', this.#onAbort);
-    this.#watch?.close();
-    this.#channel?.close();
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#wake?.();
-  }
-
-  #throwIfAborted(): void {
-    if (this.#userSignal?.aborted) throw new AbortError(undefined, { cause: this.#userSignal.reason });
-  }
 
   async *#run(): AsyncGenerator<TrackEvent, undefined, undefined> {
     try {
-      this.#throwIfAborted();
-      if (this.#closed) return undefined;
+      this.#life.throwIfAborted();
+      if (this.#life.closed) return undefined;
       this.#startWatch();
       this.#nextDump = Date.now();
       for (;;) {
         while (this.#head < this.#queue.length) {
           // Abort means stop: not one more event once the signal has fired or close() ran.
-          this.#throwIfAborted();
-          if (this.#closed) return undefined;
+          this.#life.throwIfAborted();
+          if (this.#life.closed) return undefined;
           const e = this.#queue[this.#head++];
           if (this.#head === this.#queue.length) {
             this.#queue = [];
@@ -308,11 +288,11 @@ class Tracker implements SocketTracker {
           }
           yield e;
         }
-        this.#throwIfAborted();
-        if (this.#closed) return undefined;
+        this.#life.throwIfAborted();
+        if (this.#life.closed) return undefined;
         const wait = this.#nextDump - Date.now();
         if (wait > 0) {
-          await this.#sleep(wait);
+          await this.#life.sleep(wait);
           continue;
         }
         const start = Date.now();
@@ -320,29 +300,17 @@ class Tracker implements SocketTracker {
         try {
           await this.#poll();
         } catch (err) {
-          this.#throwIfAborted();
-          if (this.#closed) return undefined;
+          this.#life.throwIfAborted();
+          if (this.#life.closed) return undefined;
           throw err;
         }
       }
     } finally {
-      this.#halt(undefined);
+      this.#life.halt(undefined);
     }
   }
 
-  /** Waits `ms`, or less when an event arrives or the tracker stops. */
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        if (this.#timer !== undefined) clearTimeout(this.#timer);
-        this.#timer = undefined;
-        this.#wake = undefined;
-        resolve();
-      };
-      this.#wake = done;
-      this.#timer = setTimeout(done, ms);
-    });
-  }
+
 
   #emit(e: TrackEvent): void {
     this.#queue.push(e);
@@ -352,7 +320,7 @@ class Tracker implements SocketTracker {
       this.stats.closed++;
       if (e.reason === 'destroyed') this.stats.closedByEvent++;
     }
-    this.#wake?.();
+    this.#life.wake();
   }
 
   // -- destroy events ------------------------------------------------------------------
@@ -380,18 +348,18 @@ class Tracker implements SocketTracker {
   async #pump(watch: SocketWatch): Promise<void> {
     try {
       for await (const ev of watch) {
-        if (this.#closed) return;
+        if (this.#life.closed) return;
         if (ev.type === 'destroy') this.#destroyed(ev);
         else {
           this.stats.overruns++;
           if (ev.lost !== undefined) this.stats.eventsLost += ev.lost;
           // Closes whose events were lost surface through the dump rule: dump now.
           this.#nextDump = Date.now();
-          this.#wake?.();
+          this.#life.wake();
         }
       }
     } catch (err) {
-      if (!this.#closed) this.stats.eventsError = err;
+      if (!this.#life.closed) this.stats.eventsError = err;
     } finally {
       this.stats.events = false;
     }
@@ -438,7 +406,7 @@ class Tracker implements SocketTracker {
     // A failed run closes the channel (a dump cut short leaves replies on it): the next one opens afresh.
     for await (const _ of engine.steps(listing, stats, sink, { ...runOptionsOf(this.#opts, true), reuse: channel })) void _;
     this.stats.duplicatesDropped += stats.duplicatesDropped;
-    if (this.#closed) return;
+    if (this.#life.closed) return;
     this.stats.dumps++;
     if (stats.interrupted) this.stats.interruptedDumps++;
     this.#sweep(dump);
