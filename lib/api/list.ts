@@ -133,12 +133,12 @@ export function streamSockets(opts: ListOptions = {}): SocketStream {
         let owners: ProcessMap | undefined;
         for await (const _ of engine.steps(listing, run, socketsInto(batch), runOptionsOf(opts, true))) {
           if (processScan !== undefined && owners === undefined) owners = await processScan;
+          publicStats(run, stats);
           for (let i = 0; i < batch.length; i++) {
             // Abort means stop: not one more socket once the signal has fired.
             throwIfAborted(signal);
             const s = batch[i];
             if (owners !== undefined) attachOwners(s, owners);
-            publicStats(run, stats);
             yield s;
           }
           batch.length = 0;

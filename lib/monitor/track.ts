@@ -269,7 +269,6 @@ class Tracker implements SocketTracker {
     this.#life.halt(undefined);
   }
 
-
   async *#run(): AsyncGenerator<TrackEvent, undefined, undefined> {
     try {
       this.#life.throwIfAborted();
@@ -309,8 +308,6 @@ class Tracker implements SocketTracker {
       this.#life.halt(undefined);
     }
   }
-
-
 
   #emit(e: TrackEvent): void {
     this.#queue.push(e);
