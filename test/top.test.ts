@@ -7,7 +7,7 @@
  * rank order, and the view as an unprivileged user.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, symlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseTopArgs, usageText } from '../lib/top/args';
 import { parseKeys } from '../lib/top/terminal';
@@ -20,6 +20,12 @@ import { startFlows, type Flows } from './helpers/flows';
 import { libForChildren } from './helpers/destroy-lib';
 
 const MAIN = path.join(__dirname, '..', 'dist', 'top', 'main.js');
+/**
+ * A short name for it to type into the terminal: a long command line (a checkout in a deep
+ * folder) wraps when the test narrows the window, and tmux's reflow of the wrapped line
+ * while the view holds the alternate screen then leaves a stray line on the normal one.
+ */
+const TYPED_MAIN = `/tmp/sdtop-${process.pid}.js`;
 
 const host: ArgsHost = {
   readFilterFile: () => 'dport = :22\n',
@@ -236,7 +242,7 @@ describeRoot('sockdiag-top in a terminal, on flows at known rates in a private n
   const RATES = [1_000_000, 200_000, 20_000];
   // Each flow has two ends in the namespace: the client (sending) and the server (receiving).
   const flowOf = (row: string[]): number => flows.flows.findIndex((f) => row[0] === `${f.clientAddress}:${f.clientPort}` || row[1] === `${f.clientAddress}:${f.clientPort}`);
-  const command = (args: string, env = ''): string => `ip netns exec ${ns.name} env LANG=C.UTF-8 ${env} ${process.execPath} ${MAIN} ${args}; echo EXIT=$?`;
+  const command = (args: string, env = ''): string => `ip netns exec ${ns.name} env LANG=C.UTF-8 ${env} ${process.execPath} ${TYPED_MAIN} ${args}; echo EXIT=$?`;
   const diag = (s: string) => () => capture(s);
 
   /** Starts the view in a shell pane and waits for a frame with rates. */
@@ -254,7 +260,7 @@ describeRoot('sockdiag-top in a terminal, on flows at known rates in a private n
     const text = await until('the shell back with the exit status', () => (/EXIT=\d+/.test(capture(name)) ? capture(name) : undefined), 10_000, diag(name));
     expect(text).toMatch(new RegExp(`EXIT=${status}\\b`));
     // The normal screen again: the typed command line and the prompt after it, no view left.
-    expect(text).toContain(`${MAIN} `);
+    expect(text).toContain(`${TYPED_MAIN} `);
     expect(text).toMatch(new RegExp(`EXIT=${status}\\n(READY\\$ ?)`));
     expect(text).not.toMatch(/Local Address:Port|sockdiag-top {2}\d/);
     expect(paneFlag(name, 'alternate_on')).toBe('0');
@@ -264,12 +270,15 @@ describeRoot('sockdiag-top in a terminal, on flows at known rates in a private n
 
   beforeAll(async () => {
     expect(spawnSync('tmux', ['-V']).status).toBe(0);
+    rmSync(TYPED_MAIN, { force: true });
+    symlinkSync(MAIN, TYPED_MAIN);
     ns = await createNetns();
     flows = await startFlows(ns, RATES);
   }, 30_000);
 
   afterAll(async () => {
     spawnSync('tmux', ['-L', SOCKET, 'kill-server']);
+    rmSync(TYPED_MAIN, { force: true });
     // tmux leaves its socket file behind.
     rmSync(path.join(process.env.TMUX_TMPDIR || '/tmp', `tmux-${process.getuid!()}`, SOCKET), { force: true });
     await flows?.stop();
